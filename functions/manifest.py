@@ -1,0 +1,111 @@
+"""THE list of Watershed's functions and every trigger they have.
+
+infra/ builds the cloud from this list and local/ serves it; nothing is listed twice. HTTP
+routes are not repeated here: each function's routes come from the layer's route table
+(watershed.api.routes), keyed by the function's name.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_LAYER = ROOT / "layers" / "core" / "python"
+if str(_LAYER) not in sys.path:
+    sys.path.insert(0, str(_LAYER))
+
+from watershed.api.routes import Route, routes_for  # noqa: E402
+
+
+class Access(StrEnum):
+    """What a function may do with a table or bucket; infra/ turns it into IAM grants."""
+
+    READ = "read"
+    WRITE = "write"
+    READ_WRITE = "read_write"
+
+
+class Kind(StrEnum):
+    """How a function is invoked."""
+
+    HTTP = "http"
+    REST_AUTHORIZER = "rest_authorizer"
+    IOT_AUTHORIZER = "iot_authorizer"
+    WORKER = "worker"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An EventBridge schedule, e.g. ``rate(1 minute)``."""
+
+    expression: str
+
+
+@dataclass(frozen=True)
+class TableStream:
+    """A DynamoDB Stream of one table feeding the function."""
+
+    table: str
+    batch_size: int = 500
+    max_batching_window_s: int = 1
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    """An AWS IoT topic rule: IoT SQL selecting messages for the function."""
+
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class Function:
+    """One Lambda function: its folder under functions/, its size and its triggers."""
+
+    name: str
+    kind: Kind = Kind.HTTP
+    memory_mb: int = 256
+    timeout_s: int = 10
+    tables: dict[str, Access] = field(default_factory=dict)
+    buckets: dict[str, Access] = field(default_factory=dict)
+    schedules: tuple[Schedule, ...] = ()
+    streams: tuple[TableStream, ...] = ()
+    topic_rules: tuple[TopicRule, ...] = ()
+
+    @property
+    def handler(self) -> str:
+        return "handler.lambda_handler"
+
+    @property
+    def folder(self) -> Path:
+        return ROOT / "functions" / self.name
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        return routes_for(self.name)
+
+
+RW, RO = Access.READ_WRITE, Access.READ
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        "authorizer",
+        kind=Kind.REST_AUTHORIZER,
+        memory_mb=256,
+        timeout_s=5,
+        tables={"catalog": RO},
+    ),
+    Function("catalog", tables={"catalog": RW, "intervals": RW, "rollups": RW}, timeout_s=29),
+    Function("ingest", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RW}),
+    Function("query", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RO, "rollups": RO}),
+)
+
+BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}
+
+
+def http_routes() -> tuple[Route, ...]:
+    """Every HTTP route of every function, in manifest order."""
+    return tuple(r for f in FUNCTIONS for r in f.routes)

@@ -1,0 +1,1 @@
+"""Watershed core: the domain, storage and wire protocols shared by every function."""

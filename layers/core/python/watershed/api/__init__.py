@@ -1,0 +1,1 @@
+"""HTTP route tables and their binding to Powertools resolvers."""

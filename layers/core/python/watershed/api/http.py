@@ -1,0 +1,100 @@
+"""Bind a function's routes from the route table to a Powertools REST resolver.
+
+The handler of each HTTP function is three lines: it asks for its resolver here and resolves.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+
+from watershed.api.request import Reply, Request
+from watershed.api.routes import AuthMode, Route, routes_for
+from watershed.errors import PayloadTooLarge, WatershedError
+from watershed.services import auth
+
+MAX_BODY = 6 * 1024 * 1024
+Operation = Callable[[Request], Reply]
+
+
+def operation_for(route: Route) -> Operation:
+    """`name` is an operation of the native protocol; `module:name` one of another protocol module."""
+    module, _, name = route.operation.rpartition(":")
+    protocol = importlib.import_module(f"watershed.protocols.{module or 'native'}")
+    return getattr(protocol, name)  # type: ignore[no-any-return]
+
+
+def error_response(error: WatershedError) -> Response[str]:
+    return Response(error.status, "application/json", json.dumps(error.to_body()))
+
+
+def to_response(reply: Reply) -> Response[Any]:
+    if reply.raw is not None:
+        return Response(reply.status, reply.headers.get("Content-Type", "application/octet-stream"), reply.raw,
+                        headers=reply.headers)
+    body = "" if reply.body is None else json.dumps(reply.body, separators=(",", ":"))
+    return Response(reply.status, "application/json", body, headers=reply.headers)
+
+
+def request_from(event: dict[str, Any], route: Route) -> Request:
+    raw = event.get("body") or ""
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+    if len(body) > MAX_BODY:
+        raise PayloadTooLarge(f"request body is over {MAX_BODY} bytes")
+    principal = None
+    if route.auth is AuthMode.GATEWAY:
+        principal = auth.from_context((event.get("requestContext") or {}).get("authorizer"))
+        auth.require_scope(principal, route.scope)
+    elif route.auth is AuthMode.HANDLER:
+        principal = auth.principal_for_header(_header(event, "authorization"))
+        auth.require_scope(principal, route.scope)
+    return Request(
+        path=event.get("path") or "",
+        path_params=dict(event.get("pathParameters") or {}),
+        query=dict(event.get("queryStringParameters") or {}),
+        headers={k.lower(): v for k, v in (event.get("headers") or {}).items()},
+        body=body,
+        principal_or_none=principal,
+    )
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def resolver_for(function: str) -> APIGatewayRestResolver:
+    """A resolver serving every route the route table gives this function."""
+    app = APIGatewayRestResolver(strip_prefixes=None)
+
+    def bind(route: Route) -> None:
+        def endpoint(**_params: str) -> Response[Any]:
+            request = request_from(app.current_event.raw_event, route)
+            return to_response(operation_for(route)(request))
+
+        app.route(route.resolver_path, route.method)(endpoint)
+
+    for route in routes_for(function):
+        bind(route)
+
+    @app.exception_handler(WatershedError)
+    def handle_error(error: WatershedError) -> Response[str]:
+        return error_response(error)
+
+    @app.not_found
+    def handle_not_found(_error: Exception) -> Response[str]:
+        return error_response(_NoRoute("no such route"))
+
+    return app
+
+
+class _NoRoute(WatershedError):
+    status = 404
+    code = "not_found"

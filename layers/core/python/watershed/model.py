@@ -1,0 +1,122 @@
+"""The domain: organisations, pools, stations, streams, intervals. No AWS imports here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class StreamType(StrEnum):
+    FLOAT = "float"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    STRING = "string"
+    COORDINATE = "coordinate"
+    HEX = "hex"
+    JSON = "json"
+    OBJECT = "object"
+
+
+NUMERIC_TYPES = frozenset({StreamType.FLOAT, StreamType.INTEGER})
+DEFAULT_BUCKET = "default"
+
+
+@dataclass
+class Organisation:
+    id: str
+    name: str
+    created: int
+
+
+@dataclass
+class Pool:
+    id: str
+    org: str
+    name: str
+    created: int
+    description: str = ""
+    auto_create_streams: bool = False
+
+
+@dataclass
+class Location:
+    lat: float
+    lon: float
+
+
+@dataclass
+class Station:
+    id: str
+    org: str
+    pool: str
+    name: str
+    key: str
+    created: int
+    labels: list[str] = field(default_factory=list)
+    serial_number: str | None = None
+    model: str | None = None
+    location: Location | None = None
+    secret_hash: str | None = None
+    is_online: bool = False
+    last_online_time: int | None = None
+
+
+@dataclass
+class Stream:
+    id: str
+    org: str
+    pool: str
+    station: str
+    name: str
+    type: StreamType
+    created: int
+    bucket: str = DEFAULT_BUCKET
+    alias: str | None = None
+    unit: str | None = None
+    time_zone: str = "UTC"
+    retention_days: int | None = None
+
+
+@dataclass
+class ApiKey:
+    id: str
+    org: str
+    name: str
+    scopes: list[str]
+    pools: list[str]
+    created: int
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Interval:
+    timestamp: int
+    value: Any
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: resolved by the authorizer, trusted by handlers."""
+
+    org: str
+    scopes: frozenset[str]
+    pools: frozenset[str] = frozenset()
+    key_id: str = ""
+
+    def may_see_pool(self, pool: str) -> bool:
+        return not self.pools or pool in self.pools
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change the intervals table accepted: a lake row, a dirty bucket, a live update."""
+
+    org: str
+    pool: str
+    station: str
+    stream: str
+    ts: int
+    value: Any
+    op: str
+    at: int

@@ -1,0 +1,1 @@
+"""One module per wire format; each only translates to and from the model."""

@@ -1,0 +1,247 @@
+"""The native API v1: JSON in camelCase, bare resources, `{"data", "paging"}` lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from watershed import signing
+from watershed.api.request import Reply, Request
+from watershed.errors import NotFound, ValidationError
+from watershed.model import Interval, Principal, Stream
+from watershed.services import auth, ingest, query
+from watershed.services import catalog as cat
+from watershed.validation import integer, obj, text
+
+LIST_LIMIT = 50
+
+
+def _page(
+    request: Request,
+    scope: str,
+    lister: Callable[[str | None], Iterable[tuple[str, dict[str, Any]]]],
+    keep: Callable[[dict[str, Any]], bool] = lambda _doc: True,
+) -> Reply:
+    """A `{"data", "paging"}` page of catalog children with a signed cursor bound to `scope`."""
+    limit = integer(request.query.get("limit", LIST_LIMIT), "limit", 1, 100)
+    after = None
+    if request.query.get("cursor"):
+        cursor = signing.verify(request.query["cursor"])
+        if cursor.get("s") != scope:
+            raise ValidationError("cursor does not belong to this list", "cursor")
+        after = str(cursor["k"])
+    data: list[dict[str, Any]] = []
+    last_key = None
+    more = False
+    for sort_key, doc in lister(after):
+        if not keep(doc):
+            continue
+        if len(data) == limit:
+            more = True
+            break
+        data.append(cat.public(doc))
+        last_key = sort_key
+    token = signing.sign({"s": scope, "k": last_key}) if more and last_key else None
+    return Reply(200, _listing(request, data, token))
+
+
+def _listing(request: Request, data: list[Any], token: str | None) -> dict[str, Any]:
+    return {
+        "data": data,
+        "paging": {"afterCursor": token, "nextLink": request.link_with(cursor=token) if token else None},
+    }
+
+
+def health(request: Request) -> Reply:
+    return Reply(200, {"status": "ok"})
+
+
+# pools
+
+
+def create_pool(request: Request) -> Reply:
+    return Reply(201, cat.public(cat.create_pool(request.principal, request.json())))
+
+
+def list_pools(request: Request) -> Reply:
+    p = request.principal
+    return _page(request, f"pools:{p.org}", lambda after: cat.list_pools(p, after))
+
+
+def get_pool(request: Request) -> Reply:
+    return Reply(200, cat.public(cat.get_pool(request.principal, request.id)))
+
+
+def update_pool(request: Request) -> Reply:
+    return Reply(200, cat.public(cat.update_pool(request.principal, request.id, request.json())))
+
+
+def delete_pool(request: Request) -> Reply:
+    return Reply(200, {"deleted": cat.delete_pool(request.principal, request.id)})
+
+
+# stations
+
+
+def create_station(request: Request) -> Reply:
+    return Reply(201, cat.public(cat.create_station(request.principal, request.id, request.json())))
+
+
+def list_stations(request: Request) -> Reply:
+    p = request.principal
+    keep = cat.station_filter(request.query)
+    return _page(request, f"stations:{request.id}", lambda after: cat.list_stations(p, request.id, after), keep)
+
+
+def get_station(request: Request) -> Reply:
+    return Reply(200, cat.public(cat.get_station(request.principal, request.id)))
+
+
+def update_station(request: Request) -> Reply:
+    return Reply(200, cat.public(cat.update_station(request.principal, request.id, request.json())))
+
+
+def delete_station(request: Request) -> Reply:
+    return Reply(200, {"deleted": cat.delete_station(request.principal, request.id)})
+
+
+# streams
+
+
+def create_stream(request: Request) -> Reply:
+    return Reply(201, cat.public(cat.create_stream(request.principal, request.id, request.json())))
+
+
+def list_streams(request: Request) -> Reply:
+    p = request.principal
+    return _page(request, f"streams:{request.id}", lambda after: cat.list_streams(p, request.id, after))
+
+
+def get_stream(request: Request) -> Reply:
+    return Reply(200, cat.public(cat.get_stream(request.principal, request.id)))
+
+
+def update_stream(request: Request) -> Reply:
+    return Reply(200, cat.public(cat.update_stream(request.principal, request.id, request.json())))
+
+
+def delete_stream(request: Request) -> Reply:
+    return Reply(200, {"deleted": cat.delete_stream(request.principal, request.id)})
+
+
+# keys
+
+
+def _key_out(doc: dict[str, Any]) -> dict[str, Any]:
+    return cat.public(doc)
+
+
+def create_key(request: Request) -> Reply:
+    body = obj(request.json(), ("name", "scopes", "pools"), ("name", "scopes"))
+    principal = request.principal
+    pools = body.get("pools") or []
+    if not isinstance(pools, list):
+        raise ValidationError("pools must be a list of pool ids", "pools")
+    for i, pool in enumerate(pools):
+        try:
+            cat.get_pool(principal, str(pool))
+        except NotFound:
+            raise NotFound("pool not found", f"pools[{i}]") from None
+    if principal.pools and not pools:
+        pools = sorted(principal.pools)
+    doc, secret = auth.create_key(principal.org, text(body["name"], "name"), auth.check_scopes(body["scopes"]), pools)
+    return Reply(201, {**_key_out(doc), "key": secret})
+
+
+def list_keys(request: Request) -> Reply:
+    data = [_key_out(doc) for doc in auth.list_keys(request.principal.org)]
+    return Reply(200, _listing(request, data, None))
+
+
+def delete_key(request: Request) -> Reply:
+    auth.delete_key(request.principal.org, request.id)
+    return Reply(204)
+
+
+# intervals
+
+
+def _stream(principal: Principal, stream_id: str, field: str = "id") -> Stream:
+    return cat.stream_from_doc(cat.get_stream(principal, stream_id, field))
+
+
+def push_stream(request: Request) -> Reply:
+    """Validate every item, then write; one invalid item rejects the whole request."""
+    stream = _stream(request.principal, request.id)
+    items = ingest.check_items(request.json())
+    points = [ingest.parse_interval(stream, item, f"[{i}]") for i, item in enumerate(items)]
+    ingest.write(stream, points)
+    return Reply(200, {"accepted": len(points)})
+
+
+def push_many(request: Request) -> Reply:
+    principal = request.principal
+    items = ingest.check_items(request.json())
+    streams: dict[str, Stream] = {}
+    batches: dict[str, list[Interval]] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValidationError("each interval must be an object", f"[{i}]")
+        stream_id = item.get("stream")
+        if not isinstance(stream_id, str) or not stream_id:
+            raise ValidationError("stream is required", f"[{i}].stream")
+        if stream_id not in streams:
+            streams[stream_id] = _stream(principal, stream_id, f"[{i}].stream")
+        point = ingest.parse_interval(streams[stream_id], item, f"[{i}]", extra=("stream",))
+        batches.setdefault(stream_id, []).append(point)
+    for stream_id, points in batches.items():
+        ingest.write(streams[stream_id], points)
+    return Reply(200, {"accepted": len(items)})
+
+
+def delete_range(request: Request) -> Reply:
+    stream = _stream(request.principal, request.id)
+    for name in ("start", "end"):
+        if not request.query.get(name):
+            raise ValidationError(f"{name} is required to delete a range", name)
+    start, end = query.time_range(request.query)
+    from watershed.store import intervals
+
+    return Reply(200, {"deleted": intervals.delete_range(stream.id, start, end - 1)})
+
+
+def pull(request: Request) -> Reply:
+    stream = _stream(request.principal, request.id)
+    if request.query.get("period") or request.query.get("fn"):
+        from watershed.protocols import native_aggregates
+
+        return native_aggregates.pull(request, stream)
+    page = query.pull(stream, request.query)
+    return Reply(200, _listing(request, [query.interval_out(i) for i in page.items], page.cursor))
+
+
+def latest(request: Request) -> Reply:
+    stream = _stream(request.principal, request.id)
+    found = query.latest(stream)
+    if found is None:
+        raise NotFound("stream has no intervals yet", "id")
+    return Reply(200, query.interval_out(found))
+
+
+def station_latest(request: Request) -> Reply:
+    principal = request.principal
+    cat.get_station(principal, request.id)
+    data = []
+    for _, doc in cat.list_streams(principal, request.id, None):
+        found = query.latest(cat.stream_from_doc(doc))
+        data.append({
+            "stream": doc["id"], "name": doc["name"], "alias": doc.get("alias"), "bucket": doc.get("bucket"),
+            **(query.interval_out(found) if found else {"timestamp": None, "value": None}),
+        })
+    return Reply(200, _listing(request, data, None))
+
+
+def query_many(request: Request) -> Reply:
+    from watershed.protocols import native_aggregates
+
+    return native_aggregates.query_many(request)

@@ -1,0 +1,1 @@
+"""Domain services: pure logic on top of the store."""

@@ -1,0 +1,102 @@
+"""Ingest: validate a whole push, then write it. Nothing is stored unless every item is valid."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from watershed.errors import PayloadTooLarge, ValidationError
+from watershed.model import Interval, Stream, StreamType
+from watershed.store import intervals
+from watershed.timefmt import parse_time
+
+MAX_ITEMS = 10_000
+HEX = re.compile(r"^(0x)?[0-9a-fA-F]+$")
+MAX_STRING = 65_536
+
+
+def check_value(stream_type: StreamType, value: Any, field: str) -> Any:
+    """The value normalised for its stream type, or a 400 saying why it does not fit."""
+    if value is None:
+        raise ValidationError("value is required", field)
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if stream_type is StreamType.FLOAT:
+        if not is_number or not math.isfinite(value):
+            raise ValidationError("must be a finite number for a float stream", field)
+        return float(value)
+    if stream_type is StreamType.INTEGER:
+        if is_number and float(value).is_integer() and abs(value) < 2**63:
+            return int(value)
+        raise ValidationError("must be a whole number for an integer stream", field)
+    if stream_type is StreamType.BOOLEAN:
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false for a boolean stream", field)
+        return value
+    if stream_type is StreamType.STRING:
+        if not isinstance(value, str) or len(value) > MAX_STRING:
+            raise ValidationError(f"must be a string of at most {MAX_STRING} characters", field)
+        return value
+    if stream_type is StreamType.HEX:
+        if not isinstance(value, str) or not HEX.match(value):
+            raise ValidationError("must be a hexadecimal string", field)
+        return value.lower().removeprefix("0x")
+    if stream_type is StreamType.COORDINATE:
+        return _coordinate(value, field)
+    if stream_type is StreamType.JSON:
+        return value
+    raise ValidationError("object streams take uploads at /v1/streams/{id}/objects", field)
+
+
+def _coordinate(value: Any, field: str) -> dict[str, float]:
+    if isinstance(value, list | tuple) and len(value) in (2, 3):
+        value = dict(zip(("lat", "lon", "alt"), value, strict=False))
+    if not isinstance(value, dict) or set(value) - {"lat", "lon", "alt"} or not {"lat", "lon"} <= set(value):
+        raise ValidationError("must be {\"lat\", \"lon\"[, \"alt\"]} for a coordinate stream", field)
+    out = {}
+    for name, bound in (("lat", 90), ("lon", 180), ("alt", None)):
+        if name not in value:
+            continue
+        number = value[name]
+        if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+            raise ValidationError(f"{name} must be a number", f"{field}.{name}")
+        if bound is not None and abs(number) > bound:
+            raise ValidationError(f"{name} must be within ±{bound}", f"{field}.{name}")
+        out[name] = float(number)
+    return out
+
+
+def check_items(body: Any, field_prefix: str = "") -> list[Any]:
+    """The body as a list of at most MAX_ITEMS items."""
+    if not isinstance(body, list):
+        raise ValidationError("body must be a JSON array of intervals", field_prefix or None)
+    if len(body) > MAX_ITEMS:
+        raise PayloadTooLarge(f"at most {MAX_ITEMS} intervals per request, got {len(body)}", field_prefix or None)
+    return body
+
+
+def parse_interval(stream: Stream, item: Any, field: str, extra: tuple[str, ...] = ()) -> Interval:
+    """One `{"timestamp", "value"}` item checked against its stream."""
+    if not isinstance(item, dict):
+        raise ValidationError("each interval must be an object", field)
+    for name in item:
+        if name not in ("timestamp", "value", *extra):
+            raise ValidationError(f"unknown field '{name}'", f"{field}.{name}")
+    if "timestamp" not in item:
+        raise ValidationError("timestamp is required", f"{field}.timestamp")
+    if "value" not in item:
+        raise ValidationError("value is required", f"{field}.value")
+    ts = parse_time(item["timestamp"], f"{field}.timestamp")
+    return Interval(ts, check_value(stream.type, item["value"], f"{field}.value"))
+
+
+def retention_seconds(stream: Stream) -> int | None:
+    return None if stream.retention_days is None else stream.retention_days * 86_400
+
+
+def write(stream: Stream, points: Sequence[Interval]) -> int:
+    """Store validated intervals of one stream (upsert); returns how many distinct timestamps."""
+    if not points:
+        return 0
+    return intervals.put_many(stream.id, points, retention_seconds(stream))

@@ -1,0 +1,158 @@
+"""Intervals repository: the one place that knows how intervals sit in DynamoDB.
+
+Today one item holds one interval (`pk` = stream id, `sk` = epoch ms, `v` = JSON value); callers
+use put_many / query_range / latest / delete_range only, so the layout can change behind them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from watershed.errors import Unavailable
+from watershed.model import Interval
+from watershed.store.tables import IntervalItem
+
+BATCH = 25
+MAX_ATTEMPTS = 8
+
+
+@dataclass
+class Usage:
+    """What the repository cost: requests and items, the bill."""
+
+    write_requests: int = 0
+    items_written: int = 0
+    write_units: float = 0
+    read_requests: int = 0
+    items_read: int = 0
+
+
+usage = Usage()
+
+
+def _connection() -> Any:
+    return IntervalItem._get_connection()
+
+
+def encode_value(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def decode_value(raw: str) -> Any:
+    return json.loads(raw)
+
+
+def _batch_write(requests: list[dict[str, Any]], describe: Any) -> None:
+    """BatchWriteItem in groups of 25; UnprocessedItems retried with backoff, else a 503 naming them."""
+    conn = _connection()
+    table = IntervalItem.Meta.table_name
+    for start in range(0, len(requests), BATCH):
+        pending = requests[start : start + BATCH]
+        for attempt in range(MAX_ATTEMPTS):
+            result = conn.connection.dispatch(
+                "BatchWriteItem", {"RequestItems": {table: pending}, "ReturnConsumedCapacity": "TOTAL"}
+            )
+            usage.write_requests += 1
+            usage.write_units += sum(c.get("CapacityUnits", 0) for c in result.get("ConsumedCapacity") or [])
+            usage.items_written += len(pending)
+            pending = (result.get("UnprocessedItems") or {}).get(table) or []
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        if pending:
+            failed = [describe(r) for r in pending] + [describe(r) for r in requests[start + BATCH :]]
+            raise Unavailable("DynamoDB did not accept every interval; these were not stored", notStored=failed)
+
+
+def _key(stream_id: str, ts: int) -> dict[str, Any]:
+    return {"pk": {"S": stream_id}, "sk": {"N": str(ts)}}
+
+
+def put_many(stream_id: str, intervals: Sequence[Interval], expires_after_s: int | None = None) -> int:
+    """Upsert intervals of one stream; the same (stream, ts) twice in one call is stored once (last wins)."""
+    latest: dict[int, Any] = {}
+    for interval in intervals:
+        latest[interval.timestamp] = interval.value
+    requests = []
+    for ts, value in latest.items():
+        item = _key(stream_id, ts)
+        item["v"] = {"S": encode_value(value)}
+        if expires_after_s is not None:
+            item["expires"] = {"N": str(ts // 1000 + expires_after_s)}
+        requests.append({"PutRequest": {"Item": item}})
+    _batch_write(requests, lambda r: {"stream": stream_id, "timestamp": int(r["PutRequest"]["Item"]["sk"]["N"])})
+    return len(latest)
+
+
+def _query(
+    stream_id: str, start: int, end: int, descending: bool, limit: int | None, keys_only: bool = False
+) -> Iterator[dict[str, Any]]:
+    conn = _connection()
+    table = IntervalItem.Meta.table_name
+    last_key: dict[str, Any] | None = None
+    remaining = limit
+    while True:
+        kwargs: dict[str, Any] = {
+            "key_condition_expression": "pk = :p AND sk BETWEEN :a AND :b",
+            "expression_attribute_values": {":p": {"S": stream_id}, ":a": {"N": str(start)}, ":b": {"N": str(end)}},
+            "scan_index_forward": not descending,
+            "consistent_read": True,
+        }
+        if keys_only:
+            kwargs["projection_expression"] = "pk, sk"
+        if remaining is not None:
+            kwargs["limit"] = remaining
+        if last_key:
+            kwargs["exclusive_start_key"] = last_key
+        data = conn.connection.dispatch("Query", {"TableName": table, **_to_wire(kwargs)})
+        usage.read_requests += 1
+        items = data.get("Items", [])
+        usage.items_read += len(items)
+        yield from items
+        if remaining is not None:
+            remaining -= len(items)
+            if remaining <= 0:
+                return
+        last_key = data.get("LastEvaluatedKey")
+        if not last_key:
+            return
+
+
+def _to_wire(kwargs: dict[str, Any]) -> dict[str, Any]:
+    names = {
+        "key_condition_expression": "KeyConditionExpression",
+        "expression_attribute_values": "ExpressionAttributeValues",
+        "scan_index_forward": "ScanIndexForward",
+        "consistent_read": "ConsistentRead",
+        "projection_expression": "ProjectionExpression",
+        "limit": "Limit",
+        "exclusive_start_key": "ExclusiveStartKey",
+    }
+    return {names[k]: v for k, v in kwargs.items()}
+
+
+def query_range(
+    stream_id: str, start: int, end: int, *, descending: bool = False, limit: int | None = None
+) -> list[Interval]:
+    """Intervals with start <= ts <= end, in time order (or reversed), at most `limit`."""
+    return [
+        Interval(int(item["sk"]["N"]), decode_value(item["v"]["S"]))
+        for item in _query(stream_id, start, end, descending, limit)
+    ]
+
+
+def latest(stream_id: str) -> Interval | None:
+    found = query_range(stream_id, 0, 2**53, descending=True, limit=1)
+    return found[0] if found else None
+
+
+def delete_range(stream_id: str, start: int, end: int) -> int:
+    """Delete every interval with start <= ts <= end; returns how many were deleted."""
+    keys = [item["sk"]["N"] for item in _query(stream_id, start, end, False, None, keys_only=True)]
+    requests = [{"DeleteRequest": {"Key": _key(stream_id, int(ts))}} for ts in keys]
+    _batch_write(requests, lambda r: {"stream": stream_id, "timestamp": int(r["DeleteRequest"]["Key"]["sk"]["N"])})
+    return len(keys)

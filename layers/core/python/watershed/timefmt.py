@@ -1,0 +1,53 @@
+"""Time on the wire (ISO-8601 or epoch ms) to int epoch ms inside, and back."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from watershed.errors import ValidationError
+
+DAY_MS = 86_400_000
+MAX_FUTURE_MS = DAY_MS
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def parse_time(value: Any, field: str, *, bounded: bool = True) -> int:
+    """Epoch ms from an int/float of epoch ms or an ISO-8601 string with any offset (naive = UTC)."""
+    ms: int
+    if isinstance(value, bool):
+        raise ValidationError("timestamp must be ISO-8601 or epoch milliseconds", field)
+    if isinstance(value, int | float):
+        ms = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        ms = int(value.strip())
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(f"cannot parse timestamp {value!r}", field) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        ms = int(parsed.timestamp() * 1000) if parsed.year >= 1970 else -1
+        ms = round(parsed.timestamp() * 1000) if ms >= 0 else ms
+    else:
+        raise ValidationError("timestamp must be ISO-8601 or epoch milliseconds", field)
+    if bounded:
+        if ms < 0:
+            raise ValidationError("timestamp lies before 1970", field)
+        if ms > now_ms() + MAX_FUTURE_MS:
+            raise ValidationError("timestamp lies more than one day in the future", field)
+    return ms
+
+
+def format_time(ms: int) -> str:
+    """ISO-8601 UTC with milliseconds: 2026-11-24T13:59:02.123Z."""
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

@@ -1,0 +1,90 @@
+"""Small checks for request bodies: each failure names the field and says why."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from watershed.errors import ValidationError
+
+LABEL = re.compile(r"^[a-zA-Z0-9\-_:@.]+$")
+ALIAS = re.compile(r"^[a-zA-Z0-9\-_:@./]{1,128}$")
+
+
+def path(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix and not name.startswith("[") else f"{prefix}{name}"
+
+
+def obj(body: Any, allowed: Iterable[str], required: Iterable[str] = (), prefix: str = "") -> dict[str, Any]:
+    """A JSON object with only the allowed fields and all the required ones."""
+    if not isinstance(body, dict):
+        raise ValidationError("must be a JSON object", prefix or None)
+    allowed_set = set(allowed)
+    for name in body:
+        if name not in allowed_set:
+            raise ValidationError(f"unknown field '{name}'", path(prefix, name))
+    for name in required:
+        if body.get(name) is None:
+            raise ValidationError(f"'{name}' is required", path(prefix, name))
+    return body
+
+
+def text(value: Any, field: str, *, max_len: int = 256, allow_empty: bool = False) -> str:
+    if not isinstance(value, str) or (not allow_empty and not value.strip()) or len(value) > max_len:
+        raise ValidationError(f"must be a {'' if allow_empty else 'non-empty '}string of at most {max_len} characters",
+                              field)
+    return value
+
+
+def opt_text(value: Any, field: str, max_len: int = 256) -> str | None:
+    return None if value is None else text(value, field, max_len=max_len)
+
+
+def number(value: Any, field: str, lo: float | None = None, hi: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError("must be a number", field)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValidationError(f"must be between {lo} and {hi}", field)
+    return float(value)
+
+
+def integer(value: Any, field: str, lo: int, hi: int) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValidationError(f"must be an integer from {lo} to {hi}", field)
+    return value
+
+
+def boolean(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError("must be true or false", field)
+    return value
+
+
+def labels(value: Any, field: str = "labels") -> list[str]:
+    if not isinstance(value, list) or len(value) > 50:
+        raise ValidationError("must be a list of at most 50 labels", field)
+    for i, label in enumerate(value):
+        if not isinstance(label, str) or not LABEL.match(label) or len(label) > 128:
+            raise ValidationError("labels match ^[a-zA-Z0-9-_:@.]+$", f"{field}[{i}]")
+    return list(dict.fromkeys(value))
+
+
+def time_zone(value: Any, field: str = "timeZone") -> str:
+    if not isinstance(value, str):
+        raise ValidationError("must be an IANA time zone name", field)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"unknown time zone '{value}'", field) from None
+    return value
+
+
+def alias(value: Any, field: str = "alias") -> str:
+    if not isinstance(value, str) or not ALIAS.match(value):
+        raise ValidationError("must match ^[a-zA-Z0-9-_:@./]{1,128}$", field)
+    return value

@@ -1,0 +1,417 @@
+"""The embedded AWS of `make run`: moto, the tables and buckets, the handlers, streams and schedules.
+
+Handlers run in this process exactly as deployed (the same files), one at a time behind one lock,
+because moto's in-memory backend is not thread-safe. The stream poller and the scheduler stand in
+for Lambda's event source mapping and EventBridge; `drain()` makes "eventually" deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+from local import events
+
+log = logging.getLogger("watershed.local")
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYER = ROOT / "layers" / "core" / "python"
+
+T = TypeVar("T")
+
+HANDLER_ENV = {
+    "POWERTOOLS_SERVICE_NAME": "watershed",
+    "POWERTOOLS_METRICS_NAMESPACE": "Watershed",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+}
+
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": events.REGION,
+    "AWS_REGION": events.REGION,
+}
+
+MAX_DELIVERY_ATTEMPTS = 3
+"""Deliveries of one stream batch before the poller gives up on its first record (logged)."""
+
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> float | None:
+    """Seconds between runs of an EventBridge `rate(...)` expression; None for cron and the unknown."""
+    match = _RATE.match(expression.strip())
+    if not match:
+        return None
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+
+
+def prepare_environment() -> None:
+    """Fake credentials, region and handler settings; must run before the core is imported."""
+    for name, value in FAKE_AWS_ENV.items():
+        os.environ[name] = value
+    for name, value in HANDLER_ENV.items():
+        os.environ.setdefault(name, value)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ["LOG_LEVEL"])
+    if str(LAYER) not in sys.path:
+        sys.path.insert(0, str(LAYER))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from watershed import config
+
+    os.environ.setdefault("CATALOG_TABLE", config.CATALOG_TABLE)
+    os.environ.setdefault("INTERVALS_TABLE", config.INTERVALS_TABLE)
+    os.environ.setdefault("ROLLUPS_TABLE", config.ROLLUPS_TABLE)
+    os.environ.setdefault("LAKE_BUCKET", config.LAKE_BUCKET)
+    os.environ.setdefault("OBJECTS_BUCKET", config.OBJECTS_BUCKET)
+
+
+class LambdaContext:
+    """What Lambda passes a handler as `context`: enough for Powertools and timeouts."""
+
+    def __init__(self, function_name: str, memory_mb: int, timeout_s: int) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{events.REGION}:{events.ACCOUNT_ID}:function:{function_name}"
+        )
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = f"local/{self.aws_request_id}"
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class _StreamCursor:
+    """Where one function stands in one table's stream, like an event source mapping's checkpoint."""
+
+    function: Any
+    table: str
+    batch_size: int
+    stream_arn: str = ""
+    shard_id: str = ""
+    next_sequence: int | None = None
+    failed_attempts: int = 0
+
+
+@dataclass
+class _ScheduleTimer:
+    function: str
+    rule_name: str
+    period_s: float
+    next_at: float = field(default=0.0)
+
+
+class Runtime:
+    """moto plus the handlers of the manifest (or of an explicit list of functions)."""
+
+    def __init__(
+        self,
+        functions: Sequence[Any] | None = None,
+        *,
+        functions_dir: Path | None = None,
+        scheduler: bool = True,
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        prepare_environment()
+        if functions is None:
+            from functions.manifest import FUNCTIONS
+
+            functions = FUNCTIONS
+        self.functions = {f.name: f for f in functions}
+        self.functions_dir = functions_dir or ROOT / "functions"
+        self.lock = threading.RLock()
+        self.poll_interval_s = poll_interval_s
+        self._scheduler_enabled = scheduler
+        self._modules: dict[str, ModuleType] = {}
+        self._mock: Any = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._cursors: list[_StreamCursor] = []
+        self._timers: list[_ScheduleTimer] = []
+        self._clients: dict[str, Any] = {}
+
+    # lifecycle
+
+    def start(self) -> None:
+        """Start moto, create every table and bucket, then the poller and the scheduler."""
+        from moto import mock_aws
+
+        self._mock = mock_aws()
+        self._mock.start()
+        with self.lock:
+            self._create_tables()
+            self._create_buckets()
+            self._cursors = self._stream_cursors()
+        self._timers = self._schedule_timers()
+        self._stop.clear()
+        if self._cursors:
+            self._spawn("watershed-stream-poller", self._poll_loop)
+        if self._scheduler_enabled and self._timers:
+            self._spawn("watershed-scheduler", self._schedule_loop)
+
+    def stop(self) -> None:
+        """Stop the background threads, then moto."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+        if self._mock is not None:
+            with self.lock:
+                self._mock.stop()
+            self._mock = None
+
+    def __enter__(self) -> Runtime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # AWS resources
+
+    def client(self, service: str) -> Any:
+        """A boto3 client on moto; call it only while holding `lock`."""
+        if service not in self._clients:
+            import boto3
+
+            self._clients[service] = boto3.client(service, region_name=events.REGION)
+        return self._clients[service]
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run any code that touches moto (admin commands, test set-up) behind the runtime's lock."""
+        with self.lock:
+            return fn(*args, **kwargs)
+
+    def _create_tables(self) -> None:
+        from watershed.store.tables import TABLES
+
+        for model in TABLES.values():
+            if not model.exists():
+                model.create_table(wait=True)
+            self._check_table(model)
+
+    def _check_table(self, model: Any) -> None:
+        """Fail loudly if moto did not get the stream or TTL the model declares."""
+        description = self.client("dynamodb").describe_table(TableName=model.Meta.table_name)["Table"]
+        view_type = getattr(model.Meta, "stream_view_type", None)
+        if view_type:
+            spec = description.get("StreamSpecification") or {}
+            if not spec.get("StreamEnabled") or spec.get("StreamViewType") != view_type:
+                raise RuntimeError(f"table {model.Meta.table_name}: stream {view_type} not enabled")
+        ttl_attribute = model._ttl_attribute()
+        if ttl_attribute is not None:
+            ttl = self.client("dynamodb").describe_time_to_live(TableName=model.Meta.table_name)
+            if ttl["TimeToLiveDescription"].get("AttributeName") != ttl_attribute.attr_name:
+                raise RuntimeError(f"table {model.Meta.table_name}: TTL on {ttl_attribute.attr_name} not set")
+
+    def _create_buckets(self) -> None:
+        s3 = self.client("s3")
+        for variable in ("LAKE_BUCKET", "OBJECTS_BUCKET"):
+            s3.create_bucket(Bucket=os.environ[variable])
+
+    def table_name(self, table: str) -> str:
+        """The DynamoDB name of a manifest table name ("intervals")."""
+        from watershed.store.tables import TABLES
+
+        return str(TABLES[table].Meta.table_name)
+
+    # handlers
+
+    def _handler(self, name: str) -> Callable[[Any, Any], Any]:
+        module = self._modules.get(name)
+        if module is None:
+            path = self.functions_dir / name / "handler.py"
+            if not path.is_file():
+                raise LookupError(f"function {name!r} has no handler at {path}")
+            spec = importlib.util.spec_from_file_location(f"watershed_function_{name}", path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            self._modules[name] = module
+        handler: Callable[[Any, Any], Any] = module.lambda_handler
+        return handler
+
+    def invoke(self, name: str, event: Any, context: Any = None) -> Any:
+        """Run one function's handler on one event, alone, as Lambda would."""
+        function = self.functions.get(name)
+        if function is None:
+            raise LookupError(f"unknown function {name!r}")
+        with self.lock:
+            handler = self._handler(name)
+            if context is None:
+                context = LambdaContext(name, function.memory_mb, function.timeout_s)
+            return handler(event, context)
+
+    async def invoke_async(self, name: str, event: Any) -> Any:
+        """`invoke` off the event loop, so a slow handler does not stall the HTTP or MQTT doors."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.invoke, name, event)
+
+    def functions_of_kind(self, kind: str) -> list[Any]:
+        return [f for f in self.functions.values() if str(f.kind) == str(kind)]
+
+    # streams
+
+    def _stream_cursors(self) -> list[_StreamCursor]:
+        cursors = []
+        for function in self.functions.values():
+            for source in getattr(function, "streams", ()):
+                cursor = _StreamCursor(function, source.table, source.batch_size)
+                table = self.client("dynamodb").describe_table(TableName=self.table_name(source.table))
+                cursor.stream_arn = table["Table"]["LatestStreamArn"]
+                stream = self.client("dynamodbstreams").describe_stream(StreamArn=cursor.stream_arn)
+                cursor.shard_id = stream["StreamDescription"]["Shards"][0]["ShardId"]
+                cursors.append(cursor)
+        return cursors
+
+    def _read_batch(self, cursor: _StreamCursor) -> list[dict[str, Any]]:
+        streams = self.client("dynamodbstreams")
+        if cursor.next_sequence is None:
+            position: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
+        else:
+            position = {"ShardIteratorType": "AT_SEQUENCE_NUMBER", "SequenceNumber": str(cursor.next_sequence)}
+        iterator = streams.get_shard_iterator(StreamArn=cursor.stream_arn, ShardId=cursor.shard_id, **position)
+        raw = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=cursor.batch_size)
+        return [events.stream_record_from_api(r, cursor.stream_arn) for r in raw["Records"]]
+
+    def _deliver(self, cursor: _StreamCursor) -> int:
+        """Hand the next batch to the function; returns how many records it accepted."""
+        records = self._read_batch(cursor)
+        if not records:
+            return 0
+        sequences = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+        failed_from: int | None = None
+        try:
+            response = self.invoke(cursor.function.name, events.stream_batch(records))
+            failed_from = _first_failure(response, sequences)
+        except Exception:
+            log.exception("%s failed on a stream batch of %d records", cursor.function.name, len(records))
+            failed_from = sequences[0]
+        if failed_from is None:
+            cursor.next_sequence = sequences[-1] + 1
+            cursor.failed_attempts = 0
+            return len(records)
+        accepted = sum(1 for s in sequences if s < failed_from)
+        if accepted:
+            cursor.failed_attempts = 0
+        cursor.failed_attempts += 1
+        cursor.next_sequence = failed_from
+        if cursor.failed_attempts >= MAX_DELIVERY_ATTEMPTS:
+            log.error(
+                "%s: giving up on stream record %s after %d attempts",
+                cursor.function.name,
+                failed_from,
+                cursor.failed_attempts,
+            )
+            cursor.next_sequence = failed_from + 1
+            cursor.failed_attempts = 0
+            accepted += 1
+        return accepted
+
+    def drain(self) -> int:
+        """Deliver every pending stream record now, until the streams are quiet; returns the count."""
+        total = 0
+        with self.lock:
+            progressed = True
+            while progressed:
+                progressed = False
+                for cursor in self._cursors:
+                    delivered = self._deliver(cursor)
+                    if delivered or cursor.failed_attempts:
+                        progressed = True
+                    total += delivered
+        return total
+
+    def _poll_loop(self) -> None:
+        while not self._stop.wait(self.poll_interval_s):
+            try:
+                with self.lock:
+                    for cursor in self._cursors:
+                        self._deliver(cursor)
+            except Exception:
+                log.exception("stream poller")
+
+    # schedules
+
+    def _schedule_timers(self) -> list[_ScheduleTimer]:
+        timers = []
+        now = time.monotonic()
+        for function in self.functions.values():
+            for index, schedule in enumerate(getattr(function, "schedules", ())):
+                period = rate_seconds(schedule.expression)
+                if period is None:
+                    log.warning("%s: schedule %r is not a rate(); fire it with /_local/schedules",
+                                function.name, schedule.expression)
+                    continue
+                timers.append(_ScheduleTimer(function.name, f"{function.name}-schedule-{index}", period,
+                                             now + period))
+        return timers
+
+    def fire(self, name: str) -> Any:
+        """Invoke a scheduled function now with the event its first schedule rule would send."""
+        if name not in self.functions:
+            raise LookupError(f"unknown function {name!r}")
+        return self.invoke(name, events.scheduled_event(f"{name}-schedule-0"))
+
+    def _schedule_loop(self) -> None:
+        while not self._stop.wait(0.5):
+            now = time.monotonic()
+            for timer in self._timers:
+                if now < timer.next_at:
+                    continue
+                timer.next_at = now + timer.period_s
+                try:
+                    self.invoke(timer.function, events.scheduled_event(timer.rule_name))
+                except Exception:
+                    log.exception("scheduled run of %s", timer.function)
+
+
+def _first_failure(response: Any, sequences: Iterable[int]) -> int | None:
+    """The lowest failed sequence number of a partial-batch response, None if all succeeded."""
+    if not isinstance(response, dict):
+        return None
+    failures = response.get("batchItemFailures") or []
+    if not failures:
+        return None
+    numbers = []
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not identifier:
+            return min(sequences)
+        try:
+            numbers.append(int(identifier))
+        except ValueError:
+            return min(sequences)
+    return min(numbers)
