@@ -42,8 +42,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--env-file", type=Path, default=ROOT / ".watershed" / "local.env")
     parser.add_argument("--no-scheduler", action="store_true", help="do not fire schedules by themselves")
     parser.add_argument("--no-mqtt", action="store_true", help="do not start the MQTT broker")
-    parser.add_argument("--auth-cache-ttl", type=float, default=60.0,
-                        help="seconds an authorizer decision is cached (API Gateway: 60)")
+    parser.add_argument(
+        "--auth-cache-ttl",
+        type=float,
+        default=60.0,
+        help="seconds an authorizer decision is cached (API Gateway: 60)",
+    )
     parser.add_argument("--org-name", default="demo")
     return parser.parse_args(argv)
 
@@ -81,7 +85,11 @@ async def serve(args: argparse.Namespace) -> None:
 
         gateway = Gateway(runtime, auth_cache_ttl_s=args.auth_cache_ttl)
         config = uvicorn.Config(
-            gateway, host=args.host, port=args.http_port, log_level="warning", lifespan="off",
+            gateway,
+            host=args.host,
+            port=args.http_port,
+            log_level="warning",
+            lifespan="off",
             access_log=False,
         )
         server = _Server(config)
@@ -138,8 +146,10 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     asyncio.run(serve(args))
     return 0
 

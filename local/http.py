@@ -49,9 +49,7 @@ class _CompiledRoute:
 
 def _compile(path: str) -> re.Pattern[str]:
     parts = re.split(r"(\{[^}/]+\})", path)
-    regex = "".join(
-        f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts
-    )
+    regex = "".join(f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts)
     return re.compile(f"^{regex}$")
 
 
@@ -129,8 +127,12 @@ class Gateway:
         matched, allowed = self._match(method, path)
         if matched is None:
             if allowed:
-                return _error(405, "method_not_allowed", f"{method} is not allowed on {path}",
-                              {"Allow": ", ".join(sorted(allowed))})
+                return _error(
+                    405,
+                    "method_not_allowed",
+                    f"{method} is not allowed on {path}",
+                    {"Allow": ", ".join(sorted(allowed))},
+                )
             return _error(404, "not_found", f"no route for {path}")
         route, path_parameters = matched
         try:
@@ -234,7 +236,7 @@ class Gateway:
             return _json(200, {"drained": drained})
         prefix = "/_local/schedules/"
         if path.startswith(prefix) and method == "POST":
-            name = path[len(prefix):]
+            name = path[len(prefix) :]
             if name not in self.runtime.functions:
                 return _error(404, "not_found", f"no function {name!r}")
             result = await _in_thread(self.runtime.fire, name)
@@ -249,7 +251,9 @@ async def _in_thread(fn: Any, *args: Any) -> Any:
 
 
 def _json(status: int, payload: Any) -> _Response:
-    return _Response(status, [("content-type", "application/json")], json.dumps(payload, default=str).encode())
+    return _Response(
+        status, [("content-type", "application/json")], json.dumps(payload, default=str).encode()
+    )
 
 
 async def _read_body(request: Request) -> bytes:

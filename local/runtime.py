@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,8 @@ def prepare_environment() -> None:
         os.environ.setdefault(name, value)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ["LOG_LEVEL"])
+    # With metrics disabled locally, every handler would warn that it published none.
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     if str(LAYER) not in sys.path:
         sys.path.insert(0, str(LAYER))
     if str(ROOT) not in sys.path:
@@ -116,6 +119,7 @@ class _StreamCursor:
     shard_id: str = ""
     next_sequence: int | None = None
     failed_attempts: int = 0
+    iterator: str | None = None
 
 
 @dataclass
@@ -204,7 +208,14 @@ class Runtime:
         if service not in self._clients:
             import boto3
 
-            self._clients[service] = boto3.client(service, region_name=events.REGION)
+            # botocore now sends DynamoDB Streams calls to an account-based host moto does not serve.
+            endpoint = (
+                f"https://streams.dynamodb.{events.REGION}.amazonaws.com"
+                if service == "dynamodbstreams"
+                else None
+            )
+            make_client: Any = boto3.client
+            self._clients[service] = make_client(service, region_name=events.REGION, endpoint_url=endpoint)
         return self._clients[service]
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -298,12 +309,22 @@ class Runtime:
 
     def _read_batch(self, cursor: _StreamCursor) -> list[dict[str, Any]]:
         streams = self.client("dynamodbstreams")
-        if cursor.next_sequence is None:
-            position: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
-        else:
-            position = {"ShardIteratorType": "AT_SEQUENCE_NUMBER", "SequenceNumber": str(cursor.next_sequence)}
-        iterator = streams.get_shard_iterator(StreamArn=cursor.stream_arn, ShardId=cursor.shard_id, **position)
-        raw = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=cursor.batch_size)
+        if cursor.iterator is None:
+            if cursor.next_sequence is None:
+                position: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
+            else:
+                position = {
+                    "ShardIteratorType": "AT_SEQUENCE_NUMBER",
+                    "SequenceNumber": str(cursor.next_sequence),
+                }
+            found = streams.get_shard_iterator(
+                StreamArn=cursor.stream_arn, ShardId=cursor.shard_id, **position
+            )
+            cursor.iterator = found["ShardIterator"]
+        used = cursor.iterator
+        raw = streams.get_records(ShardIterator=used, Limit=cursor.batch_size)
+        cursor.iterator = raw.get("NextShardIterator")
+        _forget_iterator(used)
         return [events.stream_record_from_api(r, cursor.stream_arn) for r in raw["Records"]]
 
     def _deliver(self, cursor: _StreamCursor) -> int:
@@ -323,6 +344,9 @@ class Runtime:
             cursor.next_sequence = sequences[-1] + 1
             cursor.failed_attempts = 0
             return len(records)
+        if cursor.iterator is not None:
+            _forget_iterator(cursor.iterator)
+            cursor.iterator = None
         accepted = sum(1 for s in sequences if s < failed_from)
         if accepted:
             cursor.failed_attempts = 0
@@ -372,11 +396,15 @@ class Runtime:
             for index, schedule in enumerate(getattr(function, "schedules", ())):
                 period = rate_seconds(schedule.expression)
                 if period is None:
-                    log.warning("%s: schedule %r is not a rate(); fire it with /_local/schedules",
-                                function.name, schedule.expression)
+                    log.warning(
+                        "%s: schedule %r is not a rate(); fire it with /_local/schedules",
+                        function.name,
+                        schedule.expression,
+                    )
                     continue
-                timers.append(_ScheduleTimer(function.name, f"{function.name}-schedule-{index}", period,
-                                             now + period))
+                timers.append(
+                    _ScheduleTimer(function.name, f"{function.name}-schedule-{index}", period, now + period)
+                )
         return timers
 
     def fire(self, name: str) -> Any:
@@ -396,6 +424,15 @@ class Runtime:
                     self.invoke(timer.function, events.scheduled_event(timer.rule_name))
                 except Exception:
                     log.exception("scheduled run of %s", timer.function)
+
+
+def _forget_iterator(arn: str) -> None:
+    """Drop a used shard iterator from moto, which otherwise keeps every one ever handed out."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    backend = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][events.REGION]
+    backend.shard_iterators.pop(arn, None)
 
 
 def _first_failure(response: Any, sequences: Iterable[int]) -> int | None:

@@ -57,7 +57,7 @@ def _batch_write(requests: list[dict[str, Any]], describe: Any) -> None:
                 "BatchWriteItem", {"RequestItems": {table: pending}, "ReturnConsumedCapacity": "TOTAL"}
             )
             usage.write_requests += 1
-            usage.write_units += sum(c.get("CapacityUnits", 0) for c in result.get("ConsumedCapacity") or [])
+            usage.write_units += sum(_write_units(r) for r in pending)
             usage.items_written += len(pending)
             pending = (result.get("UnprocessedItems") or {}).get(table) or []
             if not pending:
@@ -66,6 +66,15 @@ def _batch_write(requests: list[dict[str, Any]], describe: Any) -> None:
         if pending:
             failed = [describe(r) for r in pending] + [describe(r) for r in requests[start + BATCH :]]
             raise Unavailable("DynamoDB did not accept every interval; these were not stored", notStored=failed)
+
+
+def _write_units(request: dict[str, Any]) -> int:
+    """DynamoDB bills one write unit per started KB of item (a delete counts one)."""
+    item = request.get("PutRequest", {}).get("Item")
+    if item is None:
+        return 1
+    size = sum(len(name) + len(next(iter(value.values()))) for name, value in item.items())
+    return max(1, -(-size // 1024))
 
 
 def _key(stream_id: str, ts: int) -> dict[str, Any]:

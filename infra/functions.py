@@ -1,0 +1,140 @@
+"""One Lambda function per manifest entry, with exactly the grants its `tables`/`buckets` name.
+
+Triggers are wired by the constructs of their concern (rest_api, iot, schedules, streams, lake);
+this file only knows what every function has in common.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from functions.manifest import Access, Function
+from infra.layer import ARCHITECTURE, RUNTIME
+from infra.settings import Settings
+from infra.storage import Storage, bucket_env, table_env
+
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
+
+
+def construct_id(name: str) -> str:
+    """`mqtt_ingest` → `MqttIngest`: stable logical ids from manifest names."""
+    return "".join(part.title() for part in name.replace("-", "_").split("_"))
+
+
+def is_read_only(function: Function) -> bool:
+    """A function whose every table and bucket access is READ."""
+    return all(access is Access.READ for access in (*function.tables.values(), *function.buckets.values()))
+
+
+class Functions(Construct):
+    """The manifest's functions; `by_name` maps manifest names to the Lambda functions."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id_: str,
+        *,
+        settings: Settings,
+        functions: Sequence[Function],
+        storage: Storage,
+        layer: lambda_.ILayerVersion,
+        code_root: Path | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id_)
+        self.settings = settings
+        self.signing_secret = secretsmanager.Secret(
+            self,
+            "SigningSecret",
+            description="HMAC key that signs paging cursors",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+        )
+        self.by_name: dict[str, lambda_.Function] = {}
+        for function in functions:
+            folder = code_root / function.name if code_root else function.folder
+            self.by_name[function.name] = self._function(function, folder, storage, layer)
+
+    def _function(
+        self, function: Function, folder: Path, storage: Storage, layer: lambda_.ILayerVersion
+    ) -> lambda_.Function:
+        if not (folder / "handler.py").is_file():
+            raise FileNotFoundError(f"manifest function {function.name!r} has no {folder}/handler.py")
+        unknown = (set(function.tables) - set(storage.tables)) | (set(function.buckets) - set(storage.buckets))
+        if unknown:
+            raise ValueError(f"function {function.name!r} names unknown tables/buckets {sorted(unknown)}")
+        name = construct_id(function.name)
+        settings = self.settings
+        log_group = logs.LogGroup(
+            self,
+            f"{name}Logs",
+            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+        )
+        # The L2 takes an enum of named periods; the context gives a number of days.
+        log_group_resource = log_group.node.default_child
+        assert isinstance(log_group_resource, logs.CfnLogGroup)
+        log_group_resource.retention_in_days = settings.log_retention_days
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"watershed {function.name} function",
+        )
+        log_group.grant_write(role)
+        environment = {
+            "POWERTOOLS_SERVICE_NAME": f"watershed-{function.name}",
+            "POWERTOOLS_LOG_LEVEL": settings.log_level,
+            "LOG_LEVEL": settings.log_level,
+            "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
+            "WATERSHED_STAGE": settings.stage,
+            "SIGNING_SECRET_ARN": self.signing_secret.secret_arn,
+        }
+        environment.update({table_env(key): storage.tables[key].table_name for key in function.tables})
+        environment.update({bucket_env(key): storage.buckets[key].bucket_name for key in function.buckets})
+        handler = lambda_.Function(
+            self,
+            name,
+            code=lambda_.Code.from_asset(str(folder), exclude=ASSET_EXCLUDES),
+            handler=function.handler,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            memory_size=function.memory_mb,
+            timeout=Duration.seconds(function.timeout_s),
+            tracing=lambda_.Tracing.ACTIVE,
+            layers=[layer],
+            log_group=log_group,
+            role=role,
+            environment=environment,
+            description=f"watershed {function.name} ({function.kind})",
+        )
+        self.signing_secret.grant_read(role)
+        for key, access in function.tables.items():
+            _grant_table(storage.tables[key], access, role)
+        for key, access in function.buckets.items():
+            bucket = storage.buckets[key]
+            if access is Access.READ:
+                bucket.grant_read(role)
+            elif access is Access.WRITE:
+                bucket.grant_write(role)
+            else:
+                bucket.grant_read_write(role)
+        return handler
+
+
+def _grant_table(table: dynamodb.Table, access: Access, role: iam.IRole) -> None:
+    if access is Access.READ:
+        table.grant_read_data(role)
+    elif access is Access.WRITE:
+        table.grant_write_data(role)
+    else:
+        table.grant_read_write_data(role)

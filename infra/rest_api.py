@@ -1,0 +1,200 @@
+"""The REST API: one method per route of every HTTP function (watershed.api.routes via the manifest).
+
+`gateway` routes run the REQUEST authorizer built from the manifest's REST_AUTHORIZER function;
+`handler` and `none` routes have no gateway authorizer (DESIGN §4). Errors API Gateway produces
+itself keep the API's `{"code", "message"}` shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from functions.manifest import Function, Kind
+from infra.settings import Settings
+from watershed.api.routes import AuthMode, Route
+
+BINARY_MEDIA_TYPES = (
+    "application/octet-stream",
+    "multipart/form-data",
+    "application/gzip",
+    "application/x-bzip2",
+    "application/zlib",
+    "application/zip",
+    "application/pdf",
+    "image/*",
+    "audio/*",
+    "video/*",
+)
+"""Bodies API Gateway passes to Lambda base64-encoded (object streams, Byteport files)."""
+
+GATEWAY_ERRORS: tuple[tuple[apigw.ResponseType, str], ...] = (
+    (apigw.ResponseType.DEFAULT_4_XX, "bad_request"),
+    (apigw.ResponseType.DEFAULT_5_XX, "internal_error"),
+    (apigw.ResponseType.UNAUTHORIZED, "unauthorized"),
+    (apigw.ResponseType.ACCESS_DENIED, "forbidden"),
+    (apigw.ResponseType.AUTHORIZER_FAILURE, "internal_error"),
+    (apigw.ResponseType.AUTHORIZER_CONFIGURATION_ERROR, "internal_error"),
+    (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "not_found"),
+    (apigw.ResponseType.RESOURCE_NOT_FOUND, "not_found"),
+    (apigw.ResponseType.THROTTLED, "throttled"),
+    (apigw.ResponseType.QUOTA_EXCEEDED, "throttled"),
+    (apigw.ResponseType.REQUEST_TOO_LARGE, "payload_too_large"),
+    (apigw.ResponseType.BAD_REQUEST_BODY, "bad_request"),
+    (apigw.ResponseType.BAD_REQUEST_PARAMETERS, "bad_request"),
+    (apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+    (apigw.ResponseType.INTEGRATION_FAILURE, "internal_error"),
+    (apigw.ResponseType.INTEGRATION_TIMEOUT, "timeout"),
+    (apigw.ResponseType.EXPIRED_TOKEN, "unauthorized"),
+    (apigw.ResponseType.API_CONFIGURATION_ERROR, "internal_error"),
+)
+"""Gateway-made errors, each with the `code` its JSON body carries.
+
+MISSING_AUTHENTICATION_TOKEN is what API Gateway answers for a path no method matches, so it
+becomes a 404 `not_found`, as the handlers answer for an unknown id.
+"""
+
+STATUS_OVERRIDES = {"MISSING_AUTHENTICATION_TOKEN": "404"}
+
+CORS_HEADERS = ["Content-Type", "Authorization", "X-Amz-Date", "X-Api-Key", "X-Amz-Security-Token"]
+
+
+def error_template(code: str) -> str:
+    """The body of a gateway error: `messageString` is already a quoted JSON string."""
+    return '{"code":"' + code + '","message":$context.error.messageString}'
+
+
+class RestApi(Construct):
+    """The API, its stage (access logs, throttling, tracing) and one method per manifest route."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        functions: Sequence[Function],
+        handlers: dict[str, lambda_.Function],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+        )
+        access_log_resource = self.access_logs.node.default_child
+        assert isinstance(access_log_resource, logs.CfnLogGroup)
+        access_log_resource.retention_in_days = settings.log_retention_days
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"{settings.prefix}-api",
+            description="Watershed native API and seed facades",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            binary_media_types=list(BINARY_MEDIA_TYPES),
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=list(settings.cors_origins),
+                allow_methods=apigw.Cors.ALL_METHODS,
+                allow_headers=CORS_HEADERS,
+                max_age=Duration.hours(1),
+            ),
+            deploy_options=apigw.StageOptions(
+                stage_name=settings.stage,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                throttling_rate_limit=settings.api_throttle_rate,
+                throttling_burst_limit=settings.api_throttle_burst,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+            ),
+        )
+        self._gateway_responses(settings)
+        self.authorizer = self._authorizer(functions, handlers)
+        self.methods: dict[tuple[str, str], apigw.Method] = {}
+        for function in functions:
+            if function.routes and function.kind is not Kind.HTTP:
+                raise ValueError(f"{function.name!r} has routes but is a {function.kind} function")
+            if not function.routes:
+                continue
+            integration = apigw.LambdaIntegration(
+                handlers[function.name],
+                proxy=True,
+                allow_test_invoke=False,
+                scope_permission_to_method=False,
+            )
+            for route in function.routes:
+                self._method(route, integration)
+
+    def _authorizer(
+        self, functions: Sequence[Function], handlers: dict[str, lambda_.Function]
+    ) -> apigw.RequestAuthorizer | None:
+        authorizers = [f for f in functions if f.kind is Kind.REST_AUTHORIZER]
+        gateway_routes = [r for f in functions for r in f.routes if r.auth is AuthMode.GATEWAY]
+        if len(authorizers) > 1:
+            raise ValueError(f"one REST authorizer expected, manifest has {[f.name for f in authorizers]}")
+        if not gateway_routes:
+            return None
+        if not authorizers:
+            raise ValueError(
+                f"routes with auth 'gateway' ({gateway_routes[0].path}...) need a REST_AUTHORIZER function"
+            )
+        return apigw.RequestAuthorizer(
+            self,
+            "Authorizer",
+            handler=handlers[authorizers[0].name],
+            identity_sources=[apigw.IdentitySource.header("Authorization")],
+            results_cache_ttl=Duration.seconds(60),
+        )
+
+    def _method(self, route: Route, integration: apigw.LambdaIntegration) -> None:
+        key = (route.method.upper(), route.path)
+        if key in self.methods:
+            raise ValueError(f"route {key} is declared twice")
+        resource = self.api.root.resource_for_path(route.path.strip("/"))
+        if route.auth is AuthMode.GATEWAY:
+            assert self.authorizer is not None
+            method = resource.add_method(
+                route.method.upper(),
+                integration,
+                authorizer=self.authorizer,
+                authorization_type=apigw.AuthorizationType.CUSTOM,
+                operation_name=route.operation,
+            )
+        else:
+            method = resource.add_method(
+                route.method.upper(),
+                integration,
+                authorization_type=apigw.AuthorizationType.NONE,
+                operation_name=route.operation,
+            )
+        self.methods[key] = method
+
+    def _gateway_responses(self, settings: Settings) -> None:
+        origin = settings.cors_origins[0] if settings.cors_origins else "*"
+        for response_type, code in GATEWAY_ERRORS:
+            self.api.add_gateway_response(
+                f"Gateway{response_type.response_type}",
+                type=response_type,
+                status_code=STATUS_OVERRIDES.get(response_type.response_type),
+                response_headers={"Access-Control-Allow-Origin": f"'{origin}'"},
+                templates={"application/json": error_template(code)},
+            )
