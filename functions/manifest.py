@@ -101,6 +101,51 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("catalog", tables={"catalog": RW, "intervals": RW, "rollups": RW}, timeout_s=29),
     Function("ingest", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RW}),
     Function("query", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RO, "rollups": RO}),
+    # MQTT (issue 5): a rule that may see binary selects encode(*, 'base64') (DESIGN §4)
+    Function("mqtt_authorizer", kind=Kind.IOT_AUTHORIZER, memory_mb=256, timeout_s=5, tables={"catalog": RO}),
+    Function(
+        "mqtt_ingest",
+        kind=Kind.WORKER,
+        memory_mb=512,
+        timeout_s=29,
+        tables={"catalog": RW, "intervals": RW},
+        topic_rules=(
+            TopicRule(
+                "watershed_mqtt_data",
+                "SELECT encode(*, 'base64') AS payload, topic() AS topic, topic(2) AS station, "
+                "topic(4) AS bucket, clientid() AS clientId, timestamp() AS receivedAt "
+                "FROM 'things/+/data/+'",
+            ),
+        ),
+    ),
+    Function(
+        "mqtt_config",
+        kind=Kind.WORKER,
+        tables={"catalog": RW},
+        topic_rules=(
+            TopicRule(
+                "watershed_mqtt_config_reported",
+                "SELECT encode(*, 'base64') AS payload, topic() AS topic, topic(2) AS station, "
+                "topic(5) AS configGroup, clientid() AS clientId, timestamp() AS receivedAt "
+                "FROM 'things/+/config/reported/+'",
+            ),
+        ),
+    ),
+    Function(
+        "presence",
+        kind=Kind.WORKER,
+        tables={"catalog": RW},
+        topic_rules=(TopicRule("watershed_presence", "SELECT * FROM '$aws/events/presence/+/+'"),),
+    ),
+    Function("configs", tables={"catalog": RW}),
+    # object streams and exports (issue 7)
+    Function("objects", memory_mb=1024, timeout_s=29, tables={"catalog": RO, "intervals": RW},
+             buckets={"objects": RW}),
+    Function("exports", memory_mb=1024, timeout_s=29, tables={"catalog": RO, "intervals": RO, "rollups": RO},
+             buckets={"objects": RW}),
+    Function("exports_worker", kind=Kind.WORKER, memory_mb=1024, timeout_s=900,
+             tables={"catalog": RO, "intervals": RO, "rollups": RO}, buckets={"objects": RW},
+             schedules=(Schedule("rate(1 minute)"),)),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

@@ -61,6 +61,7 @@ class Functions(Construct):
             removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
         )
         self.by_name: dict[str, lambda_.Function] = {}
+        self.roles: dict[str, iam.Role] = {}
         for function in functions:
             folder = code_root / function.name if code_root else function.folder
             self.by_name[function.name] = self._function(function, folder, storage, layer)
@@ -91,6 +92,7 @@ class Functions(Construct):
             description=f"watershed {function.name} function",
         )
         log_group.grant_write(role)
+        self.roles[function.name] = role
         environment = {
             "POWERTOOLS_SERVICE_NAME": f"watershed-{function.name}",
             "POWERTOOLS_LOG_LEVEL": settings.log_level,

@@ -80,6 +80,7 @@ async def serve(args: argparse.Namespace) -> None:
     stop_broker: Any = None
     server: _Server | None = None
     server_task: asyncio.Task[None] | None = None
+    wrote_env_file = False
     try:
         from local.http import Gateway
 
@@ -119,6 +120,7 @@ async def serve(args: argparse.Namespace) -> None:
             values["WATERSHED_MQTT_HOST"] = args.host
             values["WATERSHED_MQTT_PORT"] = str(mqtt_port)
         write_env_file(args.env_file, values)
+        wrote_env_file = True
         print(f"Watershed is running at {url}", flush=True)
         if mqtt_port is not None:
             print(f"MQTT broker at mqtt://{args.host}:{mqtt_port}", flush=True)
@@ -140,6 +142,9 @@ async def serve(args: argparse.Namespace) -> None:
             server.should_exit = True
             with contextlib.suppress(Exception):
                 await server_task
+        if wrote_env_file:
+            # A stale file would point clients at a dead address; its presence means "running".
+            args.env_file.unlink(missing_ok=True)
         runtime.stop()
         print("Watershed stopped.", flush=True)
 

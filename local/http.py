@@ -7,6 +7,7 @@ It does what API Gateway REST does in front of the deployed handlers: route matc
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import fnmatch
 import json
@@ -234,6 +235,8 @@ class Gateway:
         if path == "/_local/drain" and method == "POST":
             drained = await _in_thread(self.runtime.drain)
             return _json(200, {"drained": drained})
+        if path == "/_local/orgs" and method == "POST":
+            return await self._create_org(request)
         prefix = "/_local/schedules/"
         if path.startswith(prefix) and method == "POST":
             name = path[len(prefix) :]
@@ -244,9 +247,19 @@ class Gateway:
         return _error(404, "not_found", f"no local endpoint {path}")
 
 
-async def _in_thread(fn: Any, *args: Any) -> Any:
-    import asyncio
+    async def _create_org(self, request: Request) -> _Response:
+        """A new organisation and its admin key, as `python -m watershed.admin create-org` does in the cloud."""
+        from watershed.admin import create_org
 
+        try:
+            name = str(json.loads(await _read_body(request) or b"{}").get("name") or "local")
+        except (ValueError, AttributeError):
+            return _error(400, "invalid_request", "body must be {\"name\": ...}")
+        created = await _in_thread(self.runtime.call, create_org, name)
+        return _json(201, {"org": created.org_id, "key": created.key})
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 

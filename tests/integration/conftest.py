@@ -55,6 +55,12 @@ class Platform:
         response.raise_for_status()
         return response.json()
 
+    def create_org(self, name: str) -> tuple[str, str]:
+        """Another organisation and its admin key: (org id, key)."""
+        response = httpx.post(f"{self.url}/_local/orgs", json={"name": name}, timeout=30)
+        response.raise_for_status()
+        return response.json()["org"], response.json()["key"]
+
     def client(self, key: str | None = None, scheme: str = "ApiKey") -> httpx.Client:
         """An HTTP client on the platform, authenticated with `key` (the demo key by default)."""
         headers = {"Authorization": f"{scheme} {key or self.key}"}

@@ -85,6 +85,19 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", "/v1/streams/{id}/latest", "query", "latest", R),
     _r("GET", "/v1/stations/{id}/latest", "query", "station_latest", R),
     _r("POST", "/v1/query", "query", "query_many", R),
+    # MQTT credentials and device configs (issue 5)
+    _r("POST", "/v1/stations/{id}/secret", "configs", "native_devices:rotate_secret", A),
+    _r("GET", "/v1/stations/{id}/configs", "configs", "native_devices:list_configs", R),
+    _r("GET", "/v1/stations/{id}/configs/{group}", "configs", "native_devices:get_config", R),
+    _r("PUT", "/v1/stations/{id}/configs/{group}", "configs", "native_devices:put_config", W),
+    _r("DELETE", "/v1/stations/{id}/configs/{group}", "configs", "native_devices:delete_config", W),
+    # object streams and exports (issue 7)
+    _r("POST", "/v1/streams/{id}/objects", "objects", "native_objects:upload_object", W, binary=True),
+    _r("POST", "/v1/streams/{id}/objects/uploads", "objects", "native_objects:start_upload", W),
+    _r("POST", "/v1/streams/{id}/objects/uploads/{upload}", "objects", "native_objects:complete_upload", W),
+    _r("GET", "/v1/streams/{id}/objects/{timestamp}", "objects", "native_objects:get_object", R),
+    _r("POST", "/v1/exports", "exports", "native_objects:create_export", R),
+    _r("GET", "/v1/exports/{id}", "exports", "native_objects:get_export", R),
 )
 
 

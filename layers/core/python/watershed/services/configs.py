@@ -99,7 +99,8 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
         "name": doc["name"],
         "stationId": doc["station"],
         "configs": [
-            {"key": key, "expectedValue": expected.get(key), "reportedValue": reported.get(key)} for key in keys
+            {"key": key, "expectedValue": expected.get(key), "reportedValue": reported.get(key)}
+            for key in keys
         ],
         "expected": expected,
         "reported": reported,
@@ -179,6 +180,7 @@ def record_reported(station_id: str, group: str, values: dict[str, Any], reporte
 
 def remove_all(station_id: str) -> None:
     """Delete every config group of a station (for the station's cascade delete)."""
-    keys = [(store.entity_pk(KIND, doc["id"]), store.META) for _, doc in store.children("station", station_id, KIND)]
+    groups = store.children("station", station_id, KIND)
+    keys = [(store.entity_pk(KIND, doc["id"]), store.META) for _, doc in groups]
     if keys:
         store.delete_items(keys)

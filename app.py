@@ -1,0 +1,54 @@
+"""CDK app entry: `python app.py` synthesizes into cdk.out without the CDK CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from infra.settings import Settings  # noqa: E402
+from infra.stack import WatershedStack  # noqa: E402
+
+
+def build(app: cdk.App) -> WatershedStack:
+    """The stack for the stage in context, with cdk-nag's AwsSolutions checks applied."""
+    settings = Settings.from_context(app.node)
+    stack = WatershedStack(
+        app,
+        f"Watershed-{settings.stage}",
+        settings=settings,
+        env=cdk.Environment(
+            account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+        ),
+        description=f"Watershed IoT time-series platform ({settings.stage})",
+    )
+    cdk.Tags.of(stack).add("project", "watershed")
+    cdk.Tags.of(stack).add("stage", settings.stage)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stack
+
+
+ROOT = Path(__file__).resolve().parent
+
+
+def cli_free_settings() -> dict[str, Any]:
+    """App arguments the CDK CLI would otherwise pass: cdk.json's context and the cdk.out outdir.
+
+    `cdk synth` exports CDK_CONTEXT_JSON/CDK_OUTDIR itself; `python app.py` must read them here.
+    """
+    if "CDK_OUTDIR" in os.environ:
+        return {}
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return {"context": context, "outdir": str(ROOT / "cdk.out")}
+
+
+if __name__ == "__main__":
+    application = cdk.App(**cli_free_settings())
+    build(application)
+    application.synth()

@@ -1,0 +1,122 @@
+"""cdk-nag AwsSolutions acknowledgments: each names the finding it covers, on the narrowest
+construct, and why it is acceptable (cdk-nag v3: CDK's native `Validations.acknowledge`).
+
+Wildcard findings are acknowledged by exact finding id (`IAM5[Resource::<Table.Arn>/index/*]`),
+so a new wildcard a later change introduces is still reported. tests/infra checks that no
+policy has `*` actions, and that `*` resources carry only X-Ray actions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from constructs import IConstruct
+
+from watershed.api.routes import AuthMode
+
+if TYPE_CHECKING:
+    from infra.stack import WatershedStack
+
+S3_GRANT_ACTIONS = ("s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*")
+
+
+def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
+    """Acknowledge one AwsSolutions finding on a construct and everything under it."""
+    Validations.of(construct).acknowledge(Acknowledgment(id=f"AwsSolutions-{rule}", reason=reason))
+
+
+def _logical_id(construct: IConstruct) -> str:
+    resource = construct.node.default_child
+    assert isinstance(resource, CfnResource)
+    return Stack.of(construct).get_logical_id(resource)
+
+
+def suppress(stack: WatershedStack) -> None:
+    """Every acknowledgment the stack needs, with its reason."""
+    for table in stack.storage.tables.values():
+        acknowledge(
+            stack,
+            f"IAM5[Resource::<{_logical_id(table)}.Arn>/index/*]",
+            "Grants on a table include its own indexes (GSI queries); the wildcard covers only "
+            "that table's index names.",
+        )
+    for bucket in stack.storage.buckets.values():
+        acknowledge(
+            stack,
+            f"IAM5[Resource::<{_logical_id(bucket)}.Arn>/*]",
+            "Object-level grants on one bucket: keys are data (org/date partitions, stream "
+            "objects), so they cannot be listed in advance.",
+        )
+        for action in S3_GRANT_ACTIONS:
+            acknowledge(
+                stack,
+                f"IAM5[Action::{action}]",
+                "CDK's bucket grant methods (read/write per the manifest's Access), scoped to "
+                "one bucket's ARN.",
+            )
+    for role in stack.functions.roles.values():
+        acknowledge(
+            role,
+            "IAM5[Resource::*]",
+            "X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords) supports no resource-level "
+            "permissions; tests/infra checks `*` resources carry only X-Ray actions.",
+        )
+    acknowledge(
+        stack.functions.signing_secret,
+        "SMG4",
+        "The cursor-signing key is rotated by hand (docs/deploy.md): rotating it invalidates "
+        "every outstanding paging cursor, which a schedule must not do silently.",
+    )
+    queues = [*stack.streams.dead_letters.values()]
+    if stack.iot.dead_letters is not None:
+        queues.append(stack.iot.dead_letters)
+    for queue in queues:
+        acknowledge(
+            queue,
+            "SQS3",
+            "This queue is itself a dead-letter queue (IoT rule error action / stream on-failure "
+            "destination); messages are inspected and re-driven from it.",
+        )
+    if stack.rest_api is not None:
+        _rest_api(stack)
+
+
+def _rest_api(stack: WatershedStack) -> None:
+    assert stack.rest_api is not None
+    api = stack.rest_api.api
+    acknowledge(
+        api,
+        "APIG2",
+        "Handlers validate every body and parameter with Powertools parser and answer "
+        "{code,message,field} 400s; gateway validation would answer a different shape.",
+    )
+    acknowledge(
+        api,
+        "APIG3",
+        "No WAF by default (cost per web ACL and rule); stage throttling limits abuse. Attach a "
+        "web ACL per deployment if needed (docs/deploy.md).",
+    )
+    acknowledge(
+        api,
+        "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AmazonAPIGatewayPushToCloudWatchLogs]",
+        "API Gateway's account-level CloudWatch role uses the AWS-managed policy made for it.",
+    )
+    acknowledge(
+        api,
+        "COG4",
+        "Credentials are Watershed API keys and its own OAuth2 JWTs (DESIGN §5), checked by the "
+        "REQUEST authorizer, not Cognito user pools.",
+    )
+    reasons = {
+        AuthMode.NONE: "Public by nature (health check, OAuth2 token endpoint).",
+        AuthMode.HANDLER: "The handler authenticates (services.auth): the credential or the error "
+        "shape cannot go through a gateway authorizer (DESIGN §4).",
+    }
+    for function in stack.manifest:
+        for route in function.routes:
+            if route.auth is AuthMode.GATEWAY:
+                continue
+            method = stack.rest_api.methods[(route.method.upper(), route.path)]
+            acknowledge(method, "APIG4", f"{route.method} {route.path}: {reasons[route.auth]}")
