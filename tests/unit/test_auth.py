@@ -12,7 +12,7 @@ from watershed.store.tables import CatalogItem
 
 
 def test_catalog_holds_no_plaintext_key(aws: None) -> None:
-    doc, secret = auth.create_key("org-1", "ci", ["read", "write"], ["pool-9"])
+    _, secret = auth.create_key("org-1", "ci", ["read", "write"], ["pool-9"])
     stored = [item.attribute_values for item in CatalogItem.scan()]
     flat = repr(stored)
     assert secret not in flat

@@ -96,7 +96,10 @@ def _location(value: Any) -> dict[str, float] | None:
     if value is None:
         return None
     v.obj(value, ("lat", "lon"), ("lat", "lon"), "location")
-    return {"lat": v.number(value["lat"], "location.lat", -90, 90), "lon": v.number(value["lon"], "location.lon", -180, 180)}
+    return {
+        "lat": v.number(value["lat"], "location.lat", -90, 90),
+        "lon": v.number(value["lon"], "location.lon", -180, 180),
+    }
 
 
 def create_station(principal: Principal, pool_id: str, body: Any) -> dict[str, Any]:
@@ -336,7 +339,7 @@ def delete_station(principal: Principal, station_id: str) -> dict[str, int]:
 
 
 def delete_pool(principal: Principal, pool_id: str) -> dict[str, int]:
-    doc = _owned("pool", pool_id, principal)
+    _owned("pool", pool_id, principal)
     counts = _counts()
     for _, station in list(store.children("pool", pool_id, "station")):
         _remove_station(station, counts)

@@ -18,6 +18,7 @@ from watershed.store.tables import IntervalItem
 
 BATCH = 25
 MAX_ATTEMPTS = 8
+BACKOFF_BASE_S = 0.05
 
 
 @dataclass
@@ -62,7 +63,7 @@ def _batch_write(requests: list[dict[str, Any]], describe: Any) -> None:
             pending = (result.get("UnprocessedItems") or {}).get(table) or []
             if not pending:
                 break
-            time.sleep(min(0.05 * 2**attempt, 2.0))
+            time.sleep(min(BACKOFF_BASE_S * 2**attempt, 2.0))
         if pending:
             failed = [describe(r) for r in pending] + [describe(r) for r in requests[start + BATCH :]]
             raise Unavailable("DynamoDB did not accept every interval; these were not stored", notStored=failed)

@@ -70,36 +70,30 @@ class Bucket:
     period: str
     start: int
     fields: dict[str, Any]
-    zone: str | None = None
 
 
 def _pk(stream_id: str, period: str) -> str:
     return f"{stream_id}#{period}"
 
 
-def _encode(fields: dict[str, Any], zone: str | None) -> dict[str, Any]:
+def _encode(fields: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in fields.items():
         if name in ("n", "ft", "lt"):
             out[name] = {"N": str(value)}
         else:
             out[name] = {"S": json.dumps(value, separators=(",", ":"))}
-    if zone is not None:
-        out["z"] = {"S": zone}
     return out
 
 
 def _decode(period: str, item: dict[str, Any]) -> Bucket:
     fields: dict[str, Any] = {}
-    zone = None
     for name, value in item["agg"]["M"].items():
-        if name == "z":
-            zone = value["S"]
-        elif "N" in value:
+        if "N" in value:
             fields[name] = int(value["N"])
         else:
             fields[name] = json.loads(value["S"])
-    return Bucket(period, int(item["sk"]["N"]), fields, zone)
+    return Bucket(period, int(item["sk"]["N"]), fields)
 
 
 def read(stream_id: str, period: str, start: int, end: int, page: int = 1000) -> Iterator[Bucket]:
@@ -134,7 +128,7 @@ def write(stream_id: str, puts: Iterable[Bucket], deletes: Iterable[tuple[str, i
     requests: dict[tuple[str, int], dict[str, Any]] = {}
     for bucket in puts:
         item = {"pk": {"S": _pk(stream_id, bucket.period)}, "sk": {"N": str(bucket.start)},
-                "agg": {"M": _encode(bucket.fields, bucket.zone)}}
+                "agg": {"M": _encode(bucket.fields)}}
         requests[(bucket.period, bucket.start)] = {"PutRequest": {"Item": item}}
     for period, start in deletes:
         key = {"pk": {"S": _pk(stream_id, period)}, "sk": {"N": str(start)}}

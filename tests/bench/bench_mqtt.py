@@ -1,0 +1,120 @@
+"""MQTT bench (issue 5): publish → queryable latency, and sustained intervals/s over QoS 1.
+
+Runs `python -m local` as the tests do, connects one paho device and measures:
+- latency: one interval per message, published one at a time; the time until
+  `GET /v1/streams/{id}/latest` shows it (p50/p99; goal p50 ≤ 50 ms);
+- throughput: messages of ORing arrays published back to back at QoS 1; intervals/s until the last
+  one is queryable (goal ≥ 2,000/s). Rules run in order, so the last one queryable means all are.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+from common import ROOT  # noqa: F401  (puts the project on sys.path)
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.integration.conftest import Platform, start_platform
+
+LATENCY_SAMPLES = 200
+BASE_MS = 1_780_000_000_000
+
+
+def set_up(platform: Platform, api: httpx.Client) -> tuple[str, str, str]:
+    pool = api.post("/v1/pools", json={"name": "bench-mqtt"}).json()
+    station = api.post(f"/v1/pools/{pool['id']}/stations", json={"name": "bench"}).json()
+    secret = api.post(f"/v1/stations/{station['id']}/secret").json()["password"]
+    stream = api.post(
+        f"/v1/stations/{station['id']}/streams", json={"name": "t", "type": "float", "alias": "t"}
+    ).json()
+    return station["id"], secret, stream["id"]
+
+
+def connect(platform: Platform, station_id: str, secret: str) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"thing:{station_id}")
+    client.username_pw_set(station_id, secret)
+    client.max_inflight_messages_set(100)
+    assert platform.mqtt_host and platform.mqtt_port
+    client.connect(platform.mqtt_host, platform.mqtt_port)
+    client.loop_start()
+    deadline = time.monotonic() + 10
+    while not client.is_connected():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the bench device could not connect")
+        time.sleep(0.01)
+    return client
+
+
+def latest_ms(api: httpx.Client, stream_id: str) -> int | None:
+    response = api.get(f"/v1/streams/{stream_id}/latest")
+    if response.status_code != 200:
+        return None
+    from datetime import datetime
+
+    stamp = datetime.fromisoformat(response.json()["timestamp"].replace("Z", "+00:00"))
+    return int(round(stamp.timestamp() * 1000))
+
+
+def wait_for(api: httpx.Client, stream_id: str, timestamp: int, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while latest_ms(api, stream_id) != timestamp:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"interval {timestamp} never became queryable")
+        time.sleep(0.002)
+
+
+def latency(api: httpx.Client, client: mqtt.Client, topic: str, stream_id: str) -> dict[str, float]:
+    samples = []
+    for i in range(LATENCY_SAMPLES):
+        timestamp = BASE_MS + i
+        started = time.perf_counter()
+        client.publish(topic, json.dumps({"id": "t", "value": i, "timestamp": timestamp}), qos=1)
+        wait_for(api, stream_id, timestamp)
+        samples.append((time.perf_counter() - started) * 1000)
+    cuts = statistics.quantiles(samples, n=100)
+    return {"p50_ms": statistics.median(samples), "p99_ms": cuts[98]}
+
+
+def throughput(
+    api: httpx.Client, client: mqtt.Client, topic: str, stream_id: str, messages: int, per_message: int
+) -> float:
+    first = BASE_MS + 1_000_000
+    started = time.perf_counter()
+    last = first
+    for m in range(messages):
+        batch = [{"id": "t", "value": float(k), "timestamp": first + m * per_message + k} for k in range(per_message)]
+        last = batch[-1]["timestamp"]
+        client.publish(topic, json.dumps(batch), qos=1)
+    wait_for(api, stream_id, last)
+    return messages * per_message / (time.perf_counter() - started)
+
+
+def main() -> dict[str, Any]:
+    with start_platform() as platform, platform.client() as api:
+        station_id, secret, stream_id = set_up(platform, api)
+        client = connect(platform, station_id, secret)
+        topic = f"things/{station_id}/data/default"
+        try:
+            result: dict[str, Any] = latency(api, client, topic, stream_id)
+            result["intervals_per_s_arrays_of_100"] = throughput(api, client, topic, stream_id, 100, 100)
+            result["intervals_per_s_one_per_message"] = throughput(api, client, topic, stream_id, 1000, 1)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+    print("MQTT (local broker, QoS 1):")
+    print(f"  publish -> queryable latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms"
+          f" (goal p50 <= 50 ms, {LATENCY_SAMPLES} samples)")
+    print(f"  sustained {result['intervals_per_s_arrays_of_100']:.0f} intervals/s in arrays of 100"
+          " (goal >= 2,000/s)")
+    print(f"  sustained {result['intervals_per_s_one_per_message']:.0f} intervals/s one per message")
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -1,0 +1,61 @@
+"""The intervals repository writes everything or says exactly what it could not store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+
+from watershed.errors import Unavailable
+from watershed.model import Interval
+from watershed.store import intervals
+
+
+@pytest.fixture
+def throttled(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    """BatchWriteItem answers the last item of each call as unprocessed `budget` times."""
+    state = {"budget": 0, "calls": 0}
+    original = BaseClient._make_api_call
+    monkeypatch.setattr(intervals, "BACKOFF_BASE_S", 0)
+
+    def flaky(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if operation != "BatchWriteItem":
+            return original(self, operation, params)
+        state["calls"] += 1
+        table, requests = next(iter(params["RequestItems"].items()))
+        if state["budget"] > 0:
+            state["budget"] -= 1
+            result = original(self, operation, {**params, "RequestItems": {table: requests[:-1]}})
+            result["UnprocessedItems"] = {table: requests[-1:]}
+            return result
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", flaky)
+    yield state
+
+
+def test_unprocessed_items_are_retried_until_written(throttled: dict[str, int]) -> None:
+    throttled["budget"] = 3
+    points = [Interval(1000 + i, i) for i in range(30)]
+    assert intervals.put_many("s1", points) == 30
+    assert [p.value for p in intervals.query_range("s1", 0, 10**6)] == list(range(30))
+    assert throttled["calls"] == 2 + 3
+
+
+def test_unstored_items_are_named_in_a_503(throttled: dict[str, int]) -> None:
+    throttled["budget"] = 10**6
+    points = [Interval(1000 + i, i) for i in range(30)]
+    with pytest.raises(Unavailable) as error:
+        intervals.put_many("s1", points)
+    body = error.value.to_body()
+    assert error.value.status == 503
+    assert body["notStored"] == [{"stream": "s1", "timestamp": 1024}] + [
+        {"stream": "s1", "timestamp": 1000 + i} for i in range(25, 30)
+    ]
+
+
+def test_same_timestamp_twice_in_one_push_keeps_the_last(aws: None) -> None:
+    assert intervals.put_many("s2", [Interval(5, "a"), Interval(5, "b")]) == 1
+    assert intervals.query_range("s2", 0, 10) == [Interval(5, "b")]
