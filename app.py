@@ -10,8 +10,8 @@ from typing import Any
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 
 import aws_cdk as cdk  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
+from infra.nag import apply_checks  # noqa: E402
 from infra.settings import Settings  # noqa: E402
 from infra.stack import WatershedStack  # noqa: E402
 
@@ -30,7 +30,7 @@ def build(app: cdk.App) -> WatershedStack:
     )
     cdk.Tags.of(stack).add("project", "watershed")
     cdk.Tags.of(stack).add("stage", settings.stage)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    apply_checks(app)
     return stack
 
 
@@ -42,10 +42,12 @@ def cli_free_settings() -> dict[str, Any]:
 
     `cdk synth` exports CDK_CONTEXT_JSON/CDK_OUTDIR itself; `python app.py` must read them here.
     """
-    if "CDK_OUTDIR" in os.environ:
-        return {}
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    return {"context": context, "outdir": str(ROOT / "cdk.out")}
+    settings: dict[str, Any] = {}
+    if "CDK_CONTEXT_JSON" not in os.environ:
+        settings["context"] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    if "CDK_OUTDIR" not in os.environ:
+        settings["outdir"] = str(ROOT / "cdk.out")
+    return settings
 
 
 if __name__ == "__main__":

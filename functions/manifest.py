@@ -146,6 +146,11 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("exports_worker", kind=Kind.WORKER, memory_mb=1024, timeout_s=900,
              tables={"catalog": RO, "intervals": RO, "rollups": RO}, buckets={"objects": RW},
              schedules=(Schedule("rate(1 minute)"),)),
+    # aggregation (issue 6): changes reads the intervals stream; rollup recomputes dirty buckets
+    Function("changes", kind=Kind.WORKER, memory_mb=512, timeout_s=60, streams=(TableStream("intervals"),),
+             tables={"catalog": RW, "intervals": RO}, buckets={"lake": Access.WRITE}),
+    Function("rollup", kind=Kind.WORKER, memory_mb=512, timeout_s=120, schedules=(Schedule("rate(1 minute)"),),
+             tables={"catalog": RW, "intervals": RO, "rollups": RW}),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

@@ -88,7 +88,7 @@ class Iot(Construct):
                 default_authorizer_name=name, allow_authorizer_override=False
             ),
         )
-        self.domain.add_dependency(self.authorizer)
+        self.domain.node.add_dependency(self.authorizer)
 
     def _rules(
         self, settings: Settings, functions: Sequence[Function], handlers: dict[str, lambda_.Function]

@@ -150,7 +150,7 @@ class Lake(Construct):
                 ),
             ),
         )
-        self.table.add_dependency(self.database)
+        self.table.node.add_dependency(self.database)
         self.workgroup = athena.CfnWorkGroup(
             self,
             "WorkGroup",

@@ -28,7 +28,7 @@ class CoreLayer(Construct):
         self.layer = lambda_.LayerVersion(
             self,
             "Core",
-            code=lambda_.Code.from_asset(str(build_dir), exclude=[".stamp", "**/__pycache__"]),
+            code=lambda_.Code.from_asset(str(build_dir), exclude=[".*-stamp", "**/__pycache__"]),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="watershed core, Powertools, PynamoDB",

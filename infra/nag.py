@@ -3,14 +3,16 @@ construct, and why it is acceptable (cdk-nag v3: CDK's native `Validations.ackno
 
 Wildcard findings are acknowledged by exact finding id (`IAM5[Resource::<Table.Arn>/index/*]`),
 so a new wildcard a later change introduces is still reported. tests/infra checks that no
-policy has `*` actions, and that `*` resources carry only X-Ray actions.
+policy has `*` actions, and that `*` resources carry only actions AWS allows no narrower
+resource for (X-Ray, dynamodb:ListStreams).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from aws_cdk import Acknowledgment, App, CfnResource, Stack, Validations
+from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from watershed.api.routes import AuthMode
@@ -19,6 +21,11 @@ if TYPE_CHECKING:
     from infra.stack import WatershedStack
 
 S3_GRANT_ACTIONS = ("s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*")
+
+
+def apply_checks(app: App) -> None:
+    """Run cdk-nag's AwsSolutions pack on every stack of the app; an unacknowledged error fails synth."""
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 
 
 def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
@@ -34,6 +41,12 @@ def _logical_id(construct: IConstruct) -> str:
 
 def suppress(stack: WatershedStack) -> None:
     """Every acknowledgment the stack needs, with its reason."""
+    Validations.of(stack).acknowledge(
+        Acknowledgment(
+            id="CloudFormation-Validate::W7001",
+            reason="The unused Firehose CIDR mapping is emitted by the CDK Firehose construct itself.",
+        )
+    )
     for table in stack.storage.tables.values():
         acknowledge(
             stack,
@@ -59,8 +72,9 @@ def suppress(stack: WatershedStack) -> None:
         acknowledge(
             role,
             "IAM5[Resource::*]",
-            "X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords) supports no resource-level "
-            "permissions; tests/infra checks `*` resources carry only X-Ray actions.",
+            "X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords) and, for stream consumers, "
+            "dynamodb:ListStreams support no resource-level permissions; tests/infra checks that "
+            "`*` resources carry only these actions.",
         )
     acknowledge(
         stack.functions.signing_secret,

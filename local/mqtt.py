@@ -458,12 +458,14 @@ async def wait_idle(broker: Broker, timeout_s: float = 30.0) -> None:
 async def stop_broker(broker: Broker) -> None:
     """Stop the broker and the rules worker; forget the bridge."""
     bridge_id = getattr(broker, "watershed_bridge_id", None)
-    bridge = _BRIDGES.pop(bridge_id, None) if bridge_id else None
+    bridge = _BRIDGES.get(bridge_id) if bridge_id else None
     if bridge is not None:
         with contextlib.suppress(ValueError):
             _SINKS.remove(bridge.deliver_from_any_thread)
         _uninstall_iot_data_hook()
     await broker.shutdown()
+    if bridge_id:
+        _BRIDGES.pop(bridge_id, None)
     if bridge is not None and bridge.worker is not None:
         bridge.worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):

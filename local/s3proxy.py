@@ -59,7 +59,7 @@ def routes(runtime: Any) -> list[Route]:
         prefix = request.query_params.get("prefix", "")
 
         def listing() -> list[dict[str, Any]] | None:
-            found = []
+            found: list[dict[str, Any]] = []
             try:
                 for page in s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                     found.extend({"key": o["Key"], "size": o["Size"]} for o in page.get("Contents") or [])

@@ -3,7 +3,8 @@
 Resolves layers/core/requirements.txt for the Lambda runtime's Python on arm64 (binary wheels
 only), installs every resolved package except those the runtime already ships (boto3 and its
 dependency closure, see infra/runtime.py), then copies the `watershed` package beside them.
-A stamp of the inputs makes a rebuild with unchanged requirements and sources a no-op.
+Two stamps keep it cheap: the dependencies are reinstalled only when the requirements (or the
+runtime) change, and `watershed` is re-copied only when its sources change.
 
     python scripts/build_layer.py [--force] [--requirements PATH]
 """
@@ -29,7 +30,8 @@ SOURCES = LAYER_ROOT / "python"
 REQUIREMENTS = LAYER_ROOT / "requirements.txt"
 BUILD = LAYER_ROOT / "build"
 TARGET = BUILD / "python"
-STAMP = BUILD / ".stamp"
+DEPS_STAMP = BUILD / ".deps-stamp"
+SOURCES_STAMP = BUILD / ".sources-stamp"
 
 
 def _source_files() -> list[Path]:
@@ -40,13 +42,17 @@ def _source_files() -> list[Path]:
     )
 
 
-def inputs_digest(requirements: Path) -> str:
-    """A digest of everything the built layer depends on."""
+def deps_digest(requirements: Path) -> str:
+    """A digest of what decides the third-party part of the layer."""
     digest = hashlib.sha256()
-    digest.update(
-        json.dumps([PYTHON_VERSION, WHEEL_PLATFORMS, sorted(RUNTIME_PROVIDED)]).encode()
-    )
+    digest.update(json.dumps([PYTHON_VERSION, WHEEL_PLATFORMS, sorted(RUNTIME_PROVIDED)]).encode())
     digest.update(requirements.read_bytes())
+    return digest.hexdigest()
+
+
+def sources_digest() -> str:
+    """A digest of the `watershed` sources."""
+    digest = hashlib.sha256()
     for path in _source_files():
         digest.update(str(path.relative_to(SOURCES)).encode())
         digest.update(path.read_bytes())
@@ -78,14 +84,11 @@ def _normalise(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def build(requirements: Path = REQUIREMENTS, *, force: bool = False) -> bool:
-    """Build the layer; returns False when it was already up to date."""
-    if not requirements.is_file():
-        raise SystemExit(f"{requirements} is missing: it lists what the layer ships")
-    digest = inputs_digest(requirements)
-    if not force and STAMP.is_file() and STAMP.read_text().strip() == digest and TARGET.is_dir():
-        print(f"layer up to date: {TARGET}")
-        return False
+def _stamped(stamp: Path, digest: str) -> bool:
+    return stamp.is_file() and stamp.read_text().strip() == digest
+
+
+def _install_dependencies(requirements: Path) -> list[str]:
     packages = [
         f"{name}=={version}"
         for name, version in resolve(requirements)
@@ -99,13 +102,30 @@ def build(requirements: Path = REQUIREMENTS, *, force: bool = False) -> bool:
              "--target", str(TARGET), *_pip_platform_args(), *packages],
             check=True,
         )
+    return packages
+
+
+def build(requirements: Path = REQUIREMENTS, *, force: bool = False) -> bool:
+    """Build what is stale; returns False when the layer was already up to date."""
+    if not requirements.is_file():
+        raise SystemExit(f"{requirements} is missing: it lists what the layer ships")
+    deps, sources = deps_digest(requirements), sources_digest()
+    deps_fresh = not force and TARGET.is_dir() and _stamped(DEPS_STAMP, deps)
+    if deps_fresh and _stamped(SOURCES_STAMP, sources):
+        print(f"layer up to date: {TARGET}")
+        return False
+    if not deps_fresh:
+        packages = _install_dependencies(requirements)
+        DEPS_STAMP.write_text(deps + "\n")
+        print(f"layer dependencies: {', '.join(packages)}")
+    shutil.rmtree(TARGET / "watershed", ignore_errors=True)
     shutil.copytree(
         SOURCES / "watershed",
         TARGET / "watershed",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
-    STAMP.write_text(digest + "\n")
-    print(f"layer built: {TARGET} ({', '.join(packages)})")
+    SOURCES_STAMP.write_text(sources + "\n")
+    print(f"layer built: {TARGET}")
     return True
 
 

@@ -117,7 +117,7 @@ def test_firehose_refused_records_are_retried_until_each_is_in_once(monkeypatch:
     changes = [change("a", 1000 + i, i) for i in range(7)]
     lake.deliver(changes)
     assert sorted(json.loads(r)["value"] for r in flaky.accepted) == list(range(7))
-    assert all(r.endswith(b"\n") for r in flaky.accepted)
+    assert not any(b"\n" in r for r in flaky.accepted)
     assert flaky.calls == 3
 
 
@@ -144,4 +144,4 @@ def test_firehose_path_reaches_a_real_delivery_stream(aws: None, monkeypatch: py
     lake.deliver([change("a", 1000 + i, i) for i in range(3)])
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="firehose-target").get("Contents", [])]
     text = b"".join(s3.get_object(Bucket="firehose-target", Key=k)["Body"].read() for k in keys)
-    assert [json.loads(line)["value"] for line in text.splitlines()] == [0, 1, 2]
+    assert [json.loads(record)["value"] for record in text.replace(b"}{", b"}\n{").splitlines()] == [0, 1, 2]

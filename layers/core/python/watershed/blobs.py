@@ -23,13 +23,8 @@ def _client(endpoint: str | None = None) -> Any:
     import boto3
     from botocore.config import Config
 
-    style = "path" if endpoint else "auto"
-    return boto3.client(
-        "s3",
-        region_name=config.REGION,
-        endpoint_url=endpoint,
-        config=Config(signature_version="s3v4", s3={"addressing_style": style}),
-    )
+    settings = Config(signature_version="s3v4", s3={"addressing_style": "path" if endpoint else "auto"})
+    return boto3.client("s3", region_name=config.REGION, endpoint_url=endpoint, config=settings)
 
 
 def s3() -> Any:

@@ -303,6 +303,8 @@ def list_streams(principal: Principal, station_id: str, after: str | None) -> It
 
 
 def _remove_stream(doc: dict[str, Any], counts: dict[str, int]) -> None:
+    """Tombstone first: the REMOVE records of its intervals reach `changes` after the item is gone."""
+    rollups.remember_deleted(doc)
     counts["intervals"] += intervals.delete_range(doc["id"], 0, 2**53)
     rollups.delete_stream(doc["id"])
     keys = [(store.entity_pk("stream", doc["id"]), store.META)]

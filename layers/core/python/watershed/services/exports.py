@@ -39,7 +39,7 @@ PREFIX = "exports/"
 PENDING = f"{PREFIX}pending/"
 FORMATS = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
 FIELDS = ("streams", "start", "end", "aggregation", "format", "async")
-AGGREGATION_FIELDS = ("period", "fn", "tz")
+AGGREGATION_FIELDS = ("period", "fn", "tz", "fill")
 SPOOL_BYTES = 8 * 1024 * 1024
 
 
@@ -77,7 +77,7 @@ def parse(principal: Principal, body: Any) -> dict[str, Any]:
         raise ValidationError(f"format must be one of {', '.join(FORMATS)}", "format")
     aggregation = body.get("aggregation")
     if aggregation is not None:
-        obj(aggregation, AGGREGATION_FIELDS, ("period", "fn"), "aggregation")
+        obj(aggregation, AGGREGATION_FIELDS, ("period",), "aggregation")
         for name in AGGREGATION_FIELDS:
             if name in aggregation and not isinstance(aggregation[name], str):
                 raise ValidationError("must be a string", f"aggregation.{name}")

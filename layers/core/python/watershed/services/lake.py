@@ -3,7 +3,7 @@
 Row (one JSON object per line, keys in this order):
     {"org", "pool", "station", "stream", "ts", "value", "op", "at"}
     ts     the interval's timestamp, integer epoch milliseconds UTC
-    value  the interval's JSON value as stored (for op "delete": the value that was removed, or null)
+    value  the interval's JSON value as stored; null for op "delete"
     op     "put" or "delete"
     at     when the intervals table accepted the change, integer epoch milliseconds UTC
 
@@ -11,8 +11,9 @@ Partitions: `org=<row.org>/date=<YYYY-MM-DD>/` where the date is the UTC calenda
 (not of `at`): a late interval lands in its own day. Firehose dynamic partitioning computes the
 same keys with the JQ query
     {org: .org, date: (.ts / 1000 | floor | todate | .[0:10])}
-and the S3 prefix `org=!{partitionKeyFromQuery:org}/date=!{partitionKeyFromQuery:date}/`.
-Each record sent to Firehose already ends in "\\n", so the stream must not append a delimiter.
+(infra/lake.py's equivalent also accepts an ISO `ts`) and the S3 prefix
+`org=!{partitionKeyFromQuery:org}/date=!{partitionKeyFromQuery:date}/`. A Firehose record is one
+row without a trailing newline: the stream's AppendDelimiterToRecord processor adds it.
 
 Cloud (LAKE_STREAM set): PutRecordBatch to that delivery stream, at most 500 records and 4 MiB
 per call; records Firehose refuses are retried with backoff and, if they still fail, deliver()
@@ -69,7 +70,8 @@ def prefix(org: str, date: str) -> str:
 
 
 def encode(row_: dict[str, Any]) -> bytes:
-    return (json.dumps(row_, separators=(",", ":"), allow_nan=False) + "\n").encode()
+    """One row as a Firehose record: compact JSON, no newline (the delivery stream appends it)."""
+    return json.dumps(row_, separators=(",", ":"), allow_nan=False).encode()
 
 
 def deliver(changes: list[Change]) -> None:
@@ -154,7 +156,8 @@ def _to_bucket(changes: list[Change], records: list[bytes]) -> None:
     stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%SZ")
     for (org, date), lines in groups.items():
         key = f"{prefix(org, date)}{stamp}-{uuid.uuid4()}.json.gz"
-        blobs.put(config.LAKE_BUCKET, key, gzip.compress(b"".join(lines)), "application/gzip")
+        ndjson = b"".join(line + b"\n" for line in lines)
+        blobs.put(config.LAKE_BUCKET, key, gzip.compress(ndjson), "application/gzip")
 
 
 def read_rows(bucket: str, key: str) -> list[dict[str, Any]]:

@@ -171,7 +171,7 @@ def refold(stream: Stream, tz: ZoneInfo, changed: dict[int, Agg | None] | None) 
     """Refold 1h, 1d and 1mo buckets holding the changed 15m buckets (all of them when None)."""
     touched: set[int] | None = None if changed is None else set(changed)
     for child_name, parent_name in UPPER:
-        child, parent = ROLLUP_PERIODS[child_name], ROLLUP_PERIODS[parent_name]
+        parent = ROLLUP_PERIODS[parent_name]
         if touched is None:
             spans = [(0, 2**53)]
             parents: set[int] | None = None

@@ -225,16 +225,19 @@ def _marker(item: dict[str, Any]) -> Marker:
     return Marker(stream, int(bucket), item["t"]["S"])
 
 
-def _query_markers(pk: str, low: str, high: str, limit: int | None) -> Iterator[Marker]:
+def _query_markers(pk: str, bounds: tuple[str, str] | None, limit: int | None) -> Iterator[Marker]:
     last_key: dict[str, Any] | None = None
     remaining = limit
     while remaining is None or remaining > 0:
         params: dict[str, Any] = {
             "TableName": CatalogItem.Meta.table_name,
-            "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
-            "ExpressionAttributeValues": {":p": {"S": pk}, ":a": {"S": low}, ":b": {"S": high}},
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": pk}},
             "ConsistentRead": True,
         }
+        if bounds is not None:
+            params["KeyConditionExpression"] = "pk = :p AND sk BETWEEN :a AND :b"
+            params["ExpressionAttributeValues"].update({":a": {"S": bounds[0]}, ":b": {"S": bounds[1]}})
         if remaining is not None:
             params["Limit"] = remaining
         if last_key:
@@ -257,7 +260,7 @@ def dirty_in(stream_id: str, start: int, end: int) -> set[int]:
     first = max(0, start - start % BASE_MS)
     pk = _marker_key(stream_id, 0)["pk"]["S"]
     low, high = f"{stream_id}#{first:013d}", f"{stream_id}#{max(first, end - 1):013d}"
-    return {m.bucket for m in _query_markers(pk, low, high, None)}
+    return {m.bucket for m in _query_markers(pk, (low, high), None)}
 
 
 def take_dirty(limit: int, first_shard: int = 0) -> list[Marker]:
@@ -267,7 +270,7 @@ def take_dirty(limit: int, first_shard: int = 0) -> list[Marker]:
         if len(taken) >= limit:
             break
         pk = f"DIRTY#{(first_shard + step) % SHARDS}"
-        taken.extend(_query_markers(pk, "", "\U0010ffff", limit - len(taken)))
+        taken.extend(_query_markers(pk, None, limit - len(taken)))
     return taken
 
 

@@ -1,0 +1,111 @@
+"""REST API methods equal the manifest's routes, with the right function and authorizer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.rest_api import BINARY_MEDIA_TYPES, GATEWAY_ERRORS
+from tests.infra.support import Synth, references
+from watershed.api.routes import AuthMode
+
+
+def _paths(synth: Synth) -> dict[str, str]:
+    """Resource logical id → full path, rebuilt from ParentId/PathPart."""
+    resources = synth.of_type("AWS::ApiGateway::Resource")
+    paths: dict[str, str] = {}
+
+    def path_of(logical_id: str) -> str:
+        if logical_id not in paths:
+            resource = resources[logical_id]["Properties"]
+            parent = resource["ParentId"]
+            parent_path = path_of(parent["Ref"]) if "Ref" in parent else ""
+            paths[logical_id] = f"{parent_path}/{resource['PathPart']}"
+        return paths[logical_id]
+
+    for logical_id in resources:
+        path_of(logical_id)
+    return paths
+
+
+def _methods(synth: Synth) -> dict[tuple[str, str], dict[str, Any]]:
+    paths = _paths(synth)
+    methods = {}
+    for method in synth.of_type("AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        resource = props["ResourceId"]
+        path = paths[resource["Ref"]] if "Ref" in resource else "/"
+        methods[(props["HttpMethod"], path)] = props
+    return methods
+
+
+def test_methods_are_exactly_the_manifest_routes(synth: Synth) -> None:
+    routes = {(r.method, r.path) for f in synth.functions for r in f.routes}
+    methods = {key for key in _methods(synth) if key[0] != "OPTIONS"}
+    assert routes
+    assert methods == routes
+
+
+def test_each_method_calls_its_function_through_a_proxy_integration(synth: Synth) -> None:
+    methods = _methods(synth)
+    for function in synth.functions:
+        for route in function.routes:
+            integration = methods[(route.method, route.path)]["Integration"]
+            assert integration["Type"] == "AWS_PROXY"
+            assert references(integration["Uri"]) == {synth.function_id(function.name)}
+
+
+def test_gateway_routes_use_the_authorizer_and_others_none(synth: Synth) -> None:
+    authorizers = synth.of_type("AWS::ApiGateway::Authorizer")
+    assert len(authorizers) == 1
+    (authorizer_id, authorizer), = authorizers.items()
+    props = authorizer["Properties"]
+    assert props["Type"] == "REQUEST"
+    assert props["IdentitySource"] == "method.request.header.Authorization"
+    assert props["AuthorizerResultTtlInSeconds"] == 60
+    assert references(props["AuthorizerUri"]) == {synth.function_id("authorizer")}
+    methods = _methods(synth)
+    for function in synth.functions:
+        for route in function.routes:
+            method = methods[(route.method, route.path)]
+            if route.auth is AuthMode.GATEWAY:
+                assert method["AuthorizationType"] == "CUSTOM"
+                assert method["AuthorizerId"] == {"Ref": authorizer_id}
+            else:
+                assert method["AuthorizationType"] == "NONE"
+                assert "AuthorizerId" not in method
+
+
+def test_preflight_methods_are_cors_mocks_without_auth(synth: Synth) -> None:
+    options = [props for (verb, _), props in _methods(synth).items() if verb == "OPTIONS"]
+    assert options
+    for props in options:
+        assert props["AuthorizationType"] == "NONE"
+        assert props["Integration"]["Type"] == "MOCK"
+
+
+def test_stage_has_access_logs_throttling_tracing(real: Synth) -> None:
+    (stage,) = real.of_type("AWS::ApiGateway::Stage").values()
+    props = stage["Properties"]
+    assert props["StageName"] == "dev"
+    assert "DestinationArn" in props["AccessLogSetting"]
+    assert props["TracingEnabled"] is True
+    (settings,) = props["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == real.stack.settings.api_throttle_rate
+    assert settings["ThrottlingBurstLimit"] == real.stack.settings.api_throttle_burst
+
+
+def test_binary_media_types(real: Synth) -> None:
+    (api,) = real.of_type("AWS::ApiGateway::RestApi").values()
+    assert set(api["Properties"]["BinaryMediaTypes"]) == set(BINARY_MEDIA_TYPES)
+    assert "application/json" not in api["Properties"]["BinaryMediaTypes"]
+
+
+def test_gateway_errors_keep_the_code_message_shape(real: Synth) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"] for r in real.of_type("AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert set(responses) == {t.response_type for t, _ in GATEWAY_ERRORS}
+    for response_type, code in GATEWAY_ERRORS:
+        body = responses[response_type.response_type]["ResponseTemplates"]["application/json"]
+        assert body == '{"code":"' + code + '","message":$context.error.messageString}'
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
