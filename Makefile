@@ -19,14 +19,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m local
 
-test: $(STAMP)
+test: $(STAMP) layer
 	$(PY) -m pytest
 
-lint: $(STAMP)
+lint: $(STAMP) lint-cfn
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy layers/core/python/watershed functions local infra app.py
 
-bench: $(STAMP)
+bench: $(STAMP) layer
 	$(PY) tests/bench/bench_push.py
+	$(PY) tests/bench/bench_infra.py
 
--include infra.mk
+include infra.mk

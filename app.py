@@ -9,11 +9,11 @@ from typing import Any
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 
-import aws_cdk as cdk  # noqa: E402
+import aws_cdk as cdk
 
-from infra.nag import apply_checks  # noqa: E402
-from infra.settings import Settings  # noqa: E402
-from infra.stack import WatershedStack  # noqa: E402
+from infra.nag import apply_checks
+from infra.settings import Settings
+from infra.stack import WatershedStack
 
 
 def build(app: cdk.App) -> WatershedStack:
@@ -23,9 +23,7 @@ def build(app: cdk.App) -> WatershedStack:
         app,
         f"Watershed-{settings.stage}",
         settings=settings,
-        env=cdk.Environment(
-            account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
-        ),
+        env=cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
         description=f"Watershed IoT time-series platform ({settings.stage})",
     )
     cdk.Tags.of(stack).add("project", "watershed")

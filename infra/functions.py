@@ -55,9 +55,7 @@ class Functions(Construct):
             self,
             "SigningSecret",
             description="HMAC key that signs paging cursors",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
-            ),
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
             removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
         )
         self.by_name: dict[str, lambda_.Function] = {}

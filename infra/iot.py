@@ -90,9 +90,7 @@ class Iot(Construct):
         )
         self.domain.node.add_dependency(self.authorizer)
 
-    def _rules(
-        self, settings: Settings, functions: Sequence[Function], handlers: dict[str, lambda_.Function]
-    ) -> None:
+    def _rules(self, settings: Settings, functions: Sequence[Function], handlers: dict[str, lambda_.Function]) -> None:
         self.dead_letters = sqs.Queue(
             self,
             "DeadLetters",
@@ -126,9 +124,7 @@ class Iot(Construct):
                         description=f"{rule.name} → {function.name}",
                         actions=[
                             iot.CfnTopicRule.ActionProperty(
-                                lambda_=iot.CfnTopicRule.LambdaActionProperty(
-                                    function_arn=handler.function_arn
-                                )
+                                lambda_=iot.CfnTopicRule.LambdaActionProperty(function_arn=handler.function_arn)
                             )
                         ],
                         error_action=iot.CfnTopicRule.ActionProperty(

@@ -31,9 +31,7 @@ ATHENA_RESULTS_PREFIX = "athena-results/"
 
 PARTITION_QUERIES = {
     "org": ".org",
-    "date": (
-        '.ts | if type == "number" then (. / 1000 | floor | strftime("%Y-%m-%d")) else .[0:10] end'
-    ),
+    "date": ('.ts | if type == "number" then (. / 1000 | floor | strftime("%Y-%m-%d")) else .[0:10] end'),
 }
 """jq 1.6 (Firehose inline parsing): `ts` as epoch ms or as an ISO-8601 UTC string."""
 

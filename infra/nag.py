@@ -65,8 +65,7 @@ def suppress(stack: WatershedStack) -> None:
             acknowledge(
                 stack,
                 f"IAM5[Action::{action}]",
-                "CDK's bucket grant methods (read/write per the manifest's Access), scoped to "
-                "one bucket's ARN.",
+                "CDK's bucket grant methods (read/write per the manifest's Access), scoped to one bucket's ARN.",
             )
     for role in stack.functions.roles.values():
         acknowledge(
@@ -113,8 +112,7 @@ def _rest_api(stack: WatershedStack) -> None:
     )
     acknowledge(
         api,
-        "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-        "AmazonAPIGatewayPushToCloudWatchLogs]",
+        "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
         "API Gateway's account-level CloudWatch role uses the AWS-managed policy made for it.",
     )
     acknowledge(

@@ -89,8 +89,10 @@ class Observability(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="API latency",
-                left=[api.metric_latency(period=PERIOD, statistic="p50"),
-                      api.metric_latency(period=PERIOD, statistic="p99")],
+                left=[
+                    api.metric_latency(period=PERIOD, statistic="p50"),
+                    api.metric_latency(period=PERIOD, statistic="p99"),
+                ],
                 width=12,
             ),
         )
@@ -108,8 +110,10 @@ class Observability(Construct):
             ),
             cloudwatch.GraphWidget(
                 title=f"{name}: duration",
-                left=[handler.metric_duration(period=PERIOD, statistic="p50"),
-                      handler.metric_duration(period=PERIOD, statistic="p99")],
+                left=[
+                    handler.metric_duration(period=PERIOD, statistic="p50"),
+                    handler.metric_duration(period=PERIOD, statistic="p99"),
+                ],
                 width=12,
             ),
         )

@@ -12,9 +12,7 @@ ARCHITECTURE = "arm64"
 WHEEL_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 """Both tags: the Lambda arm64 image (Amazon Linux 2023, glibc 2.34) runs either."""
 
-RUNTIME_PROVIDED = frozenset(
-    {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
-)
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"})
 """Packages the Lambda Python runtime already ships (boto3 and its dependency closure).
 
 Shipping them in the layer would shadow the runtime's copies, whose versions boto3 is pinned to.

@@ -128,9 +128,7 @@ class Storage(Construct):
         self.tables: dict[str, dynamodb.Table] = {
             key: self._table(key, spec, settings, removal) for key, spec in self.specs.items()
         }
-        self.access_logs = self._bucket(
-            "AccessLogs", settings, removal, ia_days=None, access_logs=None
-        )
+        self.access_logs = self._bucket("AccessLogs", settings, removal, ia_days=None, access_logs=None)
         self.buckets: dict[str, s3.Bucket] = {
             "lake": self._bucket(
                 "Lake", settings, removal, ia_days=settings.lake_ia_days, access_logs=self.access_logs
@@ -145,9 +143,7 @@ class Storage(Construct):
             ),
         }
 
-    def _table(
-        self, key: str, spec: TableSpec, settings: Settings, removal: RemovalPolicy
-    ) -> dynamodb.Table:
+    def _table(self, key: str, spec: TableSpec, settings: Settings, removal: RemovalPolicy) -> dynamodb.Table:
         stream = dynamodb.StreamViewType[spec.stream_view_type] if spec.stream_view_type else None
         table = dynamodb.Table(
             self,

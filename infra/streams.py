@@ -52,8 +52,7 @@ class Streams(Construct):
                     raise ValueError(f"{function.name!r} reads the stream of unknown table {stream.table!r}")
                 if not stream_view_types.get(stream.table):
                     raise ValueError(
-                        f"{function.name!r} reads table {stream.table!r}, whose model declares no "
-                        "Meta.stream_view_type"
+                        f"{function.name!r} reads table {stream.table!r}, whose model declares no Meta.stream_view_type"
                     )
                 handlers[function.name].add_event_source(
                     sources.DynamoEventSource(

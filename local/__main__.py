@@ -102,6 +102,7 @@ async def serve(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.02)
         http_port = server.servers[0].sockets[0].getsockname()[1]
         url = f"http://{args.host}:{http_port}"
+        os.environ["S3_PUBLIC_ENDPOINT"] = f"{url}/_local/s3"
 
         mqtt_port: int | None = None
         if not args.no_mqtt:

@@ -21,7 +21,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from local import events
+from local import events, s3proxy
 from local.runtime import Runtime
 
 log = logging.getLogger("watershed.local.http")
@@ -100,6 +100,7 @@ class Gateway:
         self.authorizer = authorizer
         self.auth_cache_ttl_s = auth_cache_ttl_s
         self._auth_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._s3 = s3proxy.app(runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -111,6 +112,9 @@ class Gateway:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":
+            return
+        if scope["path"].startswith(s3proxy.PREFIX + "/"):
+            await self._s3(scope, receive, send)
             return
         request = Request(scope, receive)
         try:

@@ -35,11 +35,7 @@ SOURCES_STAMP = BUILD / ".sources-stamp"
 
 
 def _source_files() -> list[Path]:
-    return sorted(
-        p
-        for p in SOURCES.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-    )
+    return sorted(p for p in SOURCES.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
 
 
 def deps_digest(requirements: Path) -> str:
@@ -71,9 +67,22 @@ def resolve(requirements: Path) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.json"
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
-             "--target", str(Path(scratch) / "t"), "--report", str(report),
-             *_pip_platform_args(), "-r", str(requirements)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--dry-run",
+                "--ignore-installed",
+                "--target",
+                str(Path(scratch) / "t"),
+                "--report",
+                str(report),
+                *_pip_platform_args(),
+                "-r",
+                str(requirements),
+            ],
             check=True,
         )
         installs = json.loads(report.read_text())["install"]
@@ -90,16 +99,25 @@ def _stamped(stamp: Path, digest: str) -> bool:
 
 def _install_dependencies(requirements: Path) -> list[str]:
     packages = [
-        f"{name}=={version}"
-        for name, version in resolve(requirements)
-        if _normalise(name) not in RUNTIME_PROVIDED
+        f"{name}=={version}" for name, version in resolve(requirements) if _normalise(name) not in RUNTIME_PROVIDED
     ]
     shutil.rmtree(BUILD, ignore_errors=True)
     TARGET.mkdir(parents=True)
     if packages:
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
-             "--target", str(TARGET), *_pip_platform_args(), *packages],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-compile",
+                "--target",
+                str(TARGET),
+                *_pip_platform_args(),
+                *packages,
+            ],
             check=True,
         )
     return packages

@@ -51,7 +51,10 @@ def synth_seconds() -> float:
     with tempfile.TemporaryDirectory() as outdir:
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "app.py"], cwd=ROOT, check=True, env={**os.environ, "CDK_OUTDIR": outdir},
+            [sys.executable, "app.py"],
+            cwd=ROOT,
+            check=True,
+            env={**os.environ, "CDK_OUTDIR": outdir},
             stdout=subprocess.DEVNULL,
         )
         return time.perf_counter() - started
@@ -62,8 +65,10 @@ def main() -> None:
     sizes = {f.name: (zipped_size(f.folder), unzipped_size(f.folder)) for f in FUNCTIONS if f.folder.is_dir()}
     name, (zipped, unzipped) = max(sizes.items(), key=lambda item: item[1][1])
     verdict = "ok" if unzipped <= FUNCTION_ASSET_GOAL else "OVER GOAL"
-    print(f"largest function asset: {name} {unzipped / 1024:.1f} KB unzipped, "
-          f"{zipped / 1024:.1f} KB zipped (goal <= 50 KB) {verdict}")
+    print(
+        f"largest function asset: {name} {unzipped / 1024:.1f} KB unzipped, "
+        f"{zipped / 1024:.1f} KB zipped (goal <= 50 KB) {verdict}"
+    )
     layer = unzipped_size(LAYER_BUILD / "python")
     verdict = "ok" if layer <= LAYER_GOAL else "OVER GOAL"
     print(f"layer: {layer / 1024 / 1024:.1f} MB unzipped (goal <= 30 MB) {verdict}")

@@ -47,5 +47,3 @@ def synthetic(synthetic_code: Path) -> Synth:
 def synth(request: pytest.FixtureRequest) -> Iterator[Synth]:
     """Both stacks: every generic assertion runs on the real and the synthetic manifest."""
     yield request.getfixturevalue(request.param)
-
-

@@ -14,13 +14,13 @@ from typing import Any
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 
-import aws_cdk as cdk  # noqa: E402
-from aws_cdk.assertions import Template  # noqa: E402
+import aws_cdk as cdk
+from aws_cdk.assertions import Template
 
-from functions.manifest import Access, Function, Kind, Schedule, TableStream, TopicRule  # noqa: E402
-from infra.nag import apply_checks  # noqa: E402
-from infra.settings import Settings  # noqa: E402
-from infra.stack import WatershedStack  # noqa: E402
+from functions.manifest import Access, Function, Kind, Schedule, TableStream, TopicRule
+from infra.nag import apply_checks
+from infra.settings import Settings
+from infra.stack import WatershedStack
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -95,9 +95,7 @@ def settings_for(context: dict[str, Any]) -> Settings:
     return Settings.from_context(app.node)
 
 
-def synthesize(
-    functions: tuple[Function, ...], *, code_root: Path | None = None, stage: str = "dev"
-) -> Synth:
+def synthesize(functions: tuple[Function, ...], *, code_root: Path | None = None, stage: str = "dev") -> Synth:
     """Build and synthesize one stack with cdk-nag applied; an unacknowledged finding raises."""
     context = {**CONTEXT, "stage": stage, "aws:cdk:disable-asset-staging": True}
     # The builtin CloudFormation validation takes ~15 s; `make synth` runs it, cfn-lint too.
@@ -118,9 +116,8 @@ def references(value: Any) -> set[str]:
     """Logical ids a CloudFormation value points at (Ref and Fn::GetAtt, at any depth)."""
     found: set[str] = set()
     if isinstance(value, dict):
-        if "Ref" in value:
-            if not value["Ref"].startswith("AWS::"):
-                found.add(value["Ref"])
+        if "Ref" in value and not value["Ref"].startswith("AWS::"):
+            found.add(value["Ref"])
         if "Fn::GetAtt" in value:
             found.add(value["Fn::GetAtt"][0])
         for item in value.values():

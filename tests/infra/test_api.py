@@ -57,7 +57,7 @@ def test_each_method_calls_its_function_through_a_proxy_integration(synth: Synth
 def test_gateway_routes_use_the_authorizer_and_others_none(synth: Synth) -> None:
     authorizers = synth.of_type("AWS::ApiGateway::Authorizer")
     assert len(authorizers) == 1
-    (authorizer_id, authorizer), = authorizers.items()
+    ((authorizer_id, authorizer),) = authorizers.items()
     props = authorizer["Properties"]
     assert props["Type"] == "REQUEST"
     assert props["IdentitySource"] == "method.request.header.Authorization"
@@ -101,9 +101,8 @@ def test_binary_media_types(real: Synth) -> None:
 
 
 def test_gateway_errors_keep_the_code_message_shape(real: Synth) -> None:
-    responses = {
-        r["Properties"]["ResponseType"]: r["Properties"] for r in real.of_type("AWS::ApiGateway::GatewayResponse").values()
-    }
+    gateway_responses = real.of_type("AWS::ApiGateway::GatewayResponse").values()
+    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in gateway_responses}
     assert set(responses) == {t.response_type for t, _ in GATEWAY_ERRORS}
     for response_type, code in GATEWAY_ERRORS:
         body = responses[response_type.response_type]["ResponseTemplates"]["application/json"]

@@ -8,7 +8,8 @@ from tests.infra.support import Synth, references
 
 
 def test_each_topic_rule_has_its_sql_lambda_action_and_dlq_error_action(synth: Synth) -> None:
-    rules = {r["Properties"]["TopicRulePayload"]["Sql"]: r["Properties"] for r in synth.of_type("AWS::IoT::TopicRule").values()}
+    topic_rules = synth.of_type("AWS::IoT::TopicRule").values()
+    rules = {r["Properties"]["TopicRulePayload"]["Sql"]: r["Properties"] for r in topic_rules}
     manifest_rules = [(f, rule) for f in synth.functions for rule in f.topic_rules]
     assert len(rules) == len(manifest_rules)
     permissions = synth.of_type("AWS::Lambda::Permission").values()
@@ -32,7 +33,8 @@ def test_each_topic_rule_has_its_sql_lambda_action_and_dlq_error_action(synth: S
 def test_synthetic_manifest_exercises_topic_rules(synthetic: Synth) -> None:
     assert len(synthetic.of_type("AWS::IoT::TopicRule")) == 2
     (queue,) = [
-        q for q_id, q in synthetic.of_type("AWS::SQS::Queue").items()
+        q
+        for q_id, q in synthetic.of_type("AWS::SQS::Queue").items()
         if q_id == synthetic.logical_id(synthetic.stack.iot.dead_letters)
     ]
     assert queue["Properties"]["SqsManagedSseEnabled"] is True

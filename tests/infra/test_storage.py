@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from tests.infra.support import Synth, synthesize
 from watershed.store.tables import TABLES
 
 
-def _key_schema(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
+def _key_schema(schema: Sequence[Any]) -> list[tuple[str, str]]:
     return [(k["AttributeName"], k["KeyType"]) for k in schema]
 
 
@@ -78,13 +79,12 @@ def test_buckets_are_encrypted_private_tls_only_and_tiered(real: Synth) -> None:
             "IgnorePublicAcls": True,
             "RestrictPublicBuckets": True,
         }
-        transitions = [
-            t for rule in props["LifecycleConfiguration"]["Rules"] for t in rule.get("Transitions", [])
-        ]
+        transitions = [t for rule in props["LifecycleConfiguration"]["Rules"] for t in rule.get("Transitions", [])]
         assert transitions == [{"StorageClass": "STANDARD_IA", "TransitionInDays": days}]
         assert "LoggingConfiguration" in props
         denies = [
-            s for s in _bucket_policy(real, bucket_id)["Statement"]
+            s
+            for s in _bucket_policy(real, bucket_id)["Statement"]
             if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
         ]
         assert denies

@@ -13,8 +13,7 @@ def test_each_schedule_is_a_rule_targeting_its_function(synth: Synth) -> None:
     rules = [r["Properties"] for r in synth.of_type("AWS::Events::Rule").values()]
     expected = sorted((s.expression, f.name) for f in synth.functions for s in f.schedules)
     actual = sorted(
-        (r["ScheduleExpression"], synth.function_name_of(next(iter(references(r["Targets"][0]["Arn"])))))
-        for r in rules
+        (r["ScheduleExpression"], synth.function_name_of(next(iter(references(r["Targets"][0]["Arn"]))))) for r in rules
     )
     assert actual == expected
     if synth.functions is SYNTHETIC_FUNCTIONS:

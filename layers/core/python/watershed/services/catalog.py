@@ -315,8 +315,11 @@ def _remove_stream(doc: dict[str, Any], counts: dict[str, int]) -> None:
 
 
 def _remove_station(doc: dict[str, Any], counts: dict[str, int]) -> None:
+    from watershed.services import configs
+
     for _, stream in list(store.children("station", doc["id"], "stream")):
         _remove_stream(stream, counts)
+    configs.remove_all(doc["id"])
     store.delete_items([
         (store.entity_pk("station", doc["id"]), store.META),
         (_station_key_guard(doc["pool"], doc["key"]), store.GUARD),

@@ -23,6 +23,7 @@ from watershed.store.catalog import get as catalog_get
 
 MAX_BUCKETS_PER_RUN = 400
 CLUSTER_GAP_MS = 86_400_000
+RUN_GAP_MS = 3_600_000
 UPPER = (("15m", "1h"), ("1h", "1d"), ("1d", "1mo"))
 
 
@@ -98,13 +99,17 @@ def runs(starts: Iterable[int], step: int = BASE_MS, gap: int = 0) -> list[tuple
     return out
 
 
-def raw_aggs(stream: Stream, buckets: Iterable[int]) -> dict[int, Agg | None]:
-    """Aggregates of 15m buckets computed from raw intervals: one range read per contiguous run."""
+def raw_aggs(stream: Stream, buckets: Iterable[int], gap: int = RUN_GAP_MS) -> dict[int, Agg | None]:
+    """Aggregates of 15m buckets computed from raw intervals.
+
+    Buckets at most `gap` apart are read in one range query: a few extra items cost less than
+    another request.
+    """
     numeric = is_numeric(stream)
     wanted = sorted(set(buckets))
     out: dict[int, Agg | None] = dict.fromkeys(wanted)
     by_bucket: dict[int, list[Interval]] = defaultdict(list)
-    for first, end in runs(wanted):
+    for first, end in runs(wanted, gap=gap):
         for point in intervals.query_range(stream.id, first, end - 1):
             by_bucket[point.timestamp - point.timestamp % BASE_MS].append(point)
     for start in wanted:

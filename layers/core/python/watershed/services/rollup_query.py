@@ -10,6 +10,7 @@ function has seen the write, whether or not the rollup job has run.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from watershed.store import rollups as store
 RAW_ITEM_LIMIT = 20_000
 """Raw intervals one request may read; a page stops early (with a cursor) when it would read more."""
 RAW_CHUNK = 1000
+PREFETCH = 96
 LEVEL_FOR = {"1h": "1h", "1d": "1d", "1w": "1d", "1mo": "1mo"}
 
 
@@ -80,22 +82,38 @@ def _raw_pieces(stream: Stream, start: int, end: int, budget: Budget) -> Iterato
         position = chunk[-1].timestamp + 1
 
 
-def _rebuilt(stream: Stream, level: str, start: int, dirty: set[int], budget: Budget) -> Piece | None:
+class DirtyData:
+    """Raw aggregates of a query's dirty 15m buckets, fetched ahead in batches of nearby buckets."""
+
+    def __init__(self, stream: Stream, dirty: set[int], budget: Budget) -> None:
+        self.stream, self.dirty, self.budget = stream, sorted(dirty), budget
+        self.fresh: dict[int, Agg | None] = {}
+
+    def aggs(self, start: int, end: int) -> list[Agg]:
+        wanted = [b for b in self.dirty[bisect_left(self.dirty, start):] if b < end]
+        missing = [b for b in wanted if b not in self.fresh]
+        if missing:
+            first = bisect_left(self.dirty, missing[0])
+            batch = [*missing, *self.dirty[first : first + PREFETCH]]
+            fetched = raw_aggs(self.stream, batch)
+            self.budget.raw_items += sum(a.count for a in fetched.values() if a is not None)
+            self.fresh.update(fetched)
+        return [agg for b in wanted if (agg := self.fresh[b]) is not None]
+
+
+def _rebuilt(stream: Stream, level: str, start: int, dirty: DirtyData, budget: Budget) -> Piece | None:
     """A `level` bucket of the stream's zone, from clean 15m rollups and raw data for dirty ones."""
+    clean: list[Agg] = []
     if level == "15m":
         end = start + BASE_MS
-        clean: list[Agg] = []
     else:
         end = bucket_end(ROLLUP_PERIODS[level], start, zone(stream.time_zone))
-        clean = []
+        stale = set(dirty.dirty)
         for bucket in store.read(stream.id, "15m", start, end):
             budget.rollup_items += 1
-            if bucket.start not in dirty:
+            if bucket.start not in stale:
                 clean.append(Agg.from_fields(bucket.fields))
-    stale = [b for b in dirty if start <= b < end]
-    fresh = raw_aggs(stream, stale)
-    budget.raw_items += sum(agg.count for agg in fresh.values() if agg is not None)
-    agg = fold([*clean, *(a for a in fresh.values() if a is not None)])
+    agg = fold([*clean, *dirty.aggs(start, end)])
     return None if agg is None else Piece(start, agg, True)
 
 
@@ -108,10 +126,11 @@ def _rollup_pieces(stream: Stream, level: str, start: int, end: int, budget: Bud
         stream_zone = zone(stream.time_zone)
         stale = {bucket_start(ROLLUP_PERIODS[level], b, stream_zone) for b in dirty}
     pending = sorted(s for s in stale if start <= s < end)
+    dirty_data = DirtyData(stream, dirty, budget)
 
     def rebuilt_before(limit: int) -> Iterator[Piece]:
         while pending and pending[0] < limit:
-            piece = _rebuilt(stream, level, pending.pop(0), dirty, budget)
+            piece = _rebuilt(stream, level, pending.pop(0), dirty_data, budget)
             if piece is not None:
                 yield piece
 
