@@ -1,6 +1,8 @@
 """Bind a function's routes from the route table to a Powertools REST resolver.
 
-The handler of each HTTP function is three lines: it asks for its resolver here and resolves.
+The handler of each HTTP function is one line: `lambda_handler = http_handler("<name>")`.
+Tracing is Lambda's active tracing, not the X-Ray SDK: the SDK builds a botocore client at import,
+which doubled the cold start (tests/bench/bench_push.py).
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from watershed.api.request import Reply, Request
 from watershed.api.routes import AuthMode, Route, routes_for
@@ -93,6 +98,21 @@ def resolver_for(function: str) -> APIGatewayRestResolver:
         return error_response(_NoRoute("no such route"))
 
     return app
+
+
+def http_handler(function: str) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda entry point of an HTTP function: logging, metrics, and its routes' resolver."""
+    logger = Logger()
+    metrics = Metrics()
+    app = resolver_for(function)
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        return app.resolve(event, context)
+
+    return lambda_handler
 
 
 class _NoRoute(WatershedError):
