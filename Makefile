@@ -29,5 +29,7 @@ lint: $(STAMP) lint-cfn
 bench: $(STAMP) layer
 	$(PY) tests/bench/bench_push.py
 	$(PY) tests/bench/bench_infra.py
+	$(PY) tests/bench/bench_rollup.py
+	$(PY) tests/bench/bench_mqtt.py
 
 include infra.mk

@@ -74,6 +74,10 @@ class Function:
     schedules: tuple[Schedule, ...] = ()
     streams: tuple[TableStream, ...] = ()
     topic_rules: tuple[TopicRule, ...] = ()
+    queues: dict[str, Access] = field(default_factory=dict)
+    """SQS queues by key (e.g. `mqtt_dlq`): WRITE sends, READ receives and deletes."""
+    iot_publish: tuple[str, ...] = ()
+    """MQTT topic patterns (IAM wildcards, e.g. `things/*/config/expected/*`) it may publish to, retained."""
 
     @property
     def handler(self) -> str:
@@ -109,6 +113,7 @@ FUNCTIONS: tuple[Function, ...] = (
         memory_mb=512,
         timeout_s=29,
         tables={"catalog": RW, "intervals": RW},
+        queues={"mqtt_dlq": Access.WRITE},
         topic_rules=(
             TopicRule(
                 "watershed_mqtt_data",
@@ -122,6 +127,7 @@ FUNCTIONS: tuple[Function, ...] = (
         "mqtt_config",
         kind=Kind.WORKER,
         tables={"catalog": RW},
+        queues={"mqtt_dlq": Access.WRITE},
         topic_rules=(
             TopicRule(
                 "watershed_mqtt_config_reported",
@@ -135,9 +141,10 @@ FUNCTIONS: tuple[Function, ...] = (
         "presence",
         kind=Kind.WORKER,
         tables={"catalog": RW},
+        queues={"mqtt_dlq": Access.WRITE},
         topic_rules=(TopicRule("watershed_presence", "SELECT * FROM '$aws/events/presence/+/+'"),),
     ),
-    Function("configs", tables={"catalog": RW}),
+    Function("configs", tables={"catalog": RW}, iot_publish=("things/*/config/expected/*",)),
     # object streams and exports (issue 7)
     Function("objects", memory_mb=1024, timeout_s=29, tables={"catalog": RO, "intervals": RW},
              buckets={"objects": RW}),

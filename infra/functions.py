@@ -1,4 +1,5 @@
-"""One Lambda function per manifest entry, with exactly the grants its `tables`/`buckets` name.
+"""One Lambda function per manifest entry, with exactly the grants its `tables`, `buckets`,
+`queues` and `iot_publish` name.
 
 Triggers are wired by the constructs of their concern (rest_api, iot, schedules, streams, lake);
 this file only knows what every function has in common.
@@ -9,20 +10,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.manifest import Access, Function
 from infra.layer import ARCHITECTURE, RUNTIME
 from infra.settings import Settings
-from infra.storage import Storage, bucket_env, table_env
+from infra.storage import Storage, bucket_env, queue_env, table_env
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
+IOT_PUBLISH_ACTIONS = ["iot:Publish", "iot:RetainPublish"]
+"""A retained publish needs both: RetainPublish alone does not allow the publish."""
+IOT_DATA_ENDPOINT_ENV = "IOT_DATA_ENDPOINT"
 
 
 def construct_id(name: str) -> str:
@@ -31,8 +36,16 @@ def construct_id(name: str) -> str:
 
 
 def is_read_only(function: Function) -> bool:
-    """A function whose every table and bucket access is READ."""
-    return all(access is Access.READ for access in (*function.tables.values(), *function.buckets.values()))
+    """A function whose every table, bucket and queue access is READ, and that publishes nothing."""
+    accesses = (*function.tables.values(), *function.buckets.values(), *function.queues.values())
+    return not function.iot_publish and all(access is Access.READ for access in accesses)
+
+
+def iot_topic_arn(scope: Construct, pattern: str) -> str:
+    """`things/*/config/expected/*` → `arn:<partition>:iot:<region>:<account>:topic/things/*/config/expected/*`."""
+    return Stack.of(scope).format_arn(
+        service="iot", resource="topic", resource_name=pattern, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+    )
 
 
 class Functions(Construct):
@@ -69,9 +82,13 @@ class Functions(Construct):
     ) -> lambda_.Function:
         if not (folder / "handler.py").is_file():
             raise FileNotFoundError(f"manifest function {function.name!r} has no {folder}/handler.py")
-        unknown = (set(function.tables) - set(storage.tables)) | (set(function.buckets) - set(storage.buckets))
+        unknown = (
+            (set(function.tables) - set(storage.tables))
+            | (set(function.buckets) - set(storage.buckets))
+            | (set(function.queues) - set(storage.queues))
+        )
         if unknown:
-            raise ValueError(f"function {function.name!r} names unknown tables/buckets {sorted(unknown)}")
+            raise ValueError(f"function {function.name!r} names unknown tables/buckets/queues {sorted(unknown)}")
         name = construct_id(function.name)
         settings = self.settings
         log_group = logs.LogGroup(
@@ -101,6 +118,9 @@ class Functions(Construct):
         }
         environment.update({table_env(key): storage.tables[key].table_name for key in function.tables})
         environment.update({bucket_env(key): storage.buckets[key].bucket_name for key in function.buckets})
+        environment.update({queue_env(key): storage.queues[key].queue_url for key in function.queues})
+        if function.iot_publish and settings.iot_data_endpoint:
+            environment[IOT_DATA_ENDPOINT_ENV] = settings.iot_data_endpoint
         handler = lambda_.Function(
             self,
             name,
@@ -128,7 +148,24 @@ class Functions(Construct):
                 bucket.grant_write(role)
             else:
                 bucket.grant_read_write(role)
+        for key, access in function.queues.items():
+            _grant_queue(storage.queues[key], access, role)
+        if function.iot_publish:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=IOT_PUBLISH_ACTIONS,
+                    resources=[iot_topic_arn(self, pattern) for pattern in function.iot_publish],
+                )
+            )
         return handler
+
+
+def _grant_queue(queue: sqs.IQueue, access: Access, role: iam.IRole) -> None:
+    """WRITE sends; READ receives, deletes and changes visibility (a re-drive reads and sends)."""
+    if access in (Access.READ, Access.READ_WRITE):
+        queue.grant_consume_messages(role)
+    if access in (Access.WRITE, Access.READ_WRITE):
+        queue.grant_send_messages(role)
 
 
 def _grant_table(table: dynamodb.Table, access: Access, role: iam.IRole) -> None:

@@ -4,6 +4,11 @@ IoT rules and authorizers exist only as L1 constructs (DESIGN §4). Username/pas
 custom authorizer works on the default endpoint only on port 443 with ALPN `mqtt`; the domain
 configuration below makes our authorizer the default of an AWS-managed endpoint, so plain MQTT
 over TLS on 8883 works too.
+
+A rule's Lambda action is an asynchronous invocation: a function error is retried by Lambda
+(ASYNC_RETRIES) and then, like a message the rule could not deliver (its error action), lands in
+the `mqtt_dlq` queue, so nothing a device sent is lost silently. Functions with topic rules must
+declare write access to that queue in the manifest (their handlers park refused items there too).
 """
 
 from __future__ import annotations
@@ -15,15 +20,19 @@ from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from functions.manifest import Function, Kind
+from functions.manifest import Access, Function, Kind
 from infra.functions import construct_id
 from infra.settings import Settings
 
 IOT_SQL_VERSION = "2016-03-23"
-DLQ_ENV = "MQTT_DLQ_URL"
+DLQ = "mqtt_dlq"
+ASYNC_RETRIES = 2
+"""Lambda's maximum for asynchronous invocations; interval writes are idempotent, so a retry is safe."""
+ASYNC_MAX_EVENT_AGE = Duration.hours(1)
 
 
 def rule_name(settings: Settings, name: str) -> str:
@@ -42,12 +51,13 @@ class Iot(Construct):
         settings: Settings,
         functions: Sequence[Function],
         handlers: dict[str, lambda_.Function],
+        dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id_)
         self.authorizer: iot.CfnAuthorizer | None = None
         self.domain: iot.CfnDomainConfiguration | None = None
         self.rules: dict[str, iot.CfnTopicRule] = {}
-        self.dead_letters: sqs.Queue | None = None
+        self.dead_letters = dead_letters
         authorizers = [f for f in functions if f.kind is Kind.IOT_AUTHORIZER]
         if len(authorizers) > 1:
             raise ValueError(f"one IoT authorizer expected, manifest has {[f.name for f in authorizers]}")
@@ -91,13 +101,6 @@ class Iot(Construct):
         self.domain.node.add_dependency(self.authorizer)
 
     def _rules(self, settings: Settings, functions: Sequence[Function], handlers: dict[str, lambda_.Function]) -> None:
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
         error_role = iam.Role(
             self,
             "ErrorActionRole",
@@ -107,9 +110,16 @@ class Iot(Construct):
         self.dead_letters.grant_send_messages(error_role)
         account = Stack.of(self).account
         for function in functions:
+            if function.queues.get(DLQ) not in (Access.WRITE, Access.READ_WRITE):
+                raise ValueError(
+                    f"{function.name!r} has topic rules, so the manifest must give it queues={{{DLQ!r}: Access.WRITE}}"
+                )
             handler = handlers[function.name]
-            handler.add_environment(DLQ_ENV, self.dead_letters.queue_url)
-            self.dead_letters.grant_send_messages(handler)
+            handler.configure_async_invoke(
+                on_failure=destinations.SqsDestination(self.dead_letters),
+                retry_attempts=ASYNC_RETRIES,
+                max_event_age=ASYNC_MAX_EVENT_AGE,
+            )
             for rule in function.topic_rules:
                 if rule.name in self.rules:
                     raise ValueError(f"topic rule {rule.name!r} is declared twice")

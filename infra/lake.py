@@ -2,10 +2,11 @@
 
 Record contract (what the `changes` function sends with PutRecordBatch): one change per record,
 a JSON object `{"org","pool","station","stream","ts","value","op","at"}` with no trailing
-newline (the stream appends it). `ts` is the interval's time, either an ISO-8601 UTC string
-(`2026-11-24T13:59:02.123Z`) or epoch milliseconds; the partition date is the UTC date of `ts`,
-so a query for a day reads that day's partition whenever the data arrived. Objects land gzip'd
-under `org=<org>/date=YYYY-MM-DD/`; Athena finds partitions by projection, no crawler.
+newline (the stream appends it). `ts` (the interval's time) and `at` (when the table accepted
+the change) are integer epoch milliseconds UTC (docs/lake.md, watershed.services.lake); the
+partition date is the UTC date of `ts`, so a query for a day reads that day's partition whenever
+the data arrived. Objects land gzip'd under `org=<org>/date=YYYY-MM-DD/`; Athena finds
+partitions by projection, no crawler.
 """
 
 from __future__ import annotations
@@ -31,18 +32,19 @@ ATHENA_RESULTS_PREFIX = "athena-results/"
 
 PARTITION_QUERIES = {
     "org": ".org",
-    "date": ('.ts | if type == "number" then (. / 1000 | floor | strftime("%Y-%m-%d")) else .[0:10] end'),
+    "date": '.ts / 1000 | floor | strftime("%Y-%m-%d")',
 }
-"""jq 1.6 (Firehose inline parsing): `ts` as epoch ms or as an ISO-8601 UTC string."""
+"""jq 1.6 (Firehose inline parsing). A row whose `ts` is not a number fails the query, so Firehose
+puts it under ERROR_PREFIX rather than in a partition the bigint column could not read."""
 
 COLUMNS = (
     ("pool", "string"),
     ("station", "string"),
     ("stream", "string"),
-    ("ts", "string"),
+    ("ts", "bigint"),
     ("value", "string"),
     ("op", "string"),
-    ("at", "string"),
+    ("at", "bigint"),
 )
 """Row columns; `org` is a partition column, so it is not repeated here. `value` stays a string
 (the OpenX SerDe keeps a number, boolean or JSON value as its text) because a stream's type

@@ -75,16 +75,23 @@ def suppress(stack: WatershedStack) -> None:
             "dynamodb:ListStreams support no resource-level permissions; tests/infra checks that "
             "`*` resources carry only these actions.",
         )
+    for function in stack.manifest:
+        for pattern in function.iot_publish:
+            if "*" not in pattern:
+                continue
+            acknowledge(
+                stack.functions.roles[function.name],
+                f"IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:topic/{pattern}]",
+                f"{function.name} publishes to MQTT topics {pattern} (manifest iot_publish): the `*` "
+                "segments are station ids and config groups, which are data.",
+            )
     acknowledge(
         stack.functions.signing_secret,
         "SMG4",
         "The cursor-signing key is rotated by hand (docs/deploy.md): rotating it invalidates "
         "every outstanding paging cursor, which a schedule must not do silently.",
     )
-    queues = [*stack.streams.dead_letters.values()]
-    if stack.iot.dead_letters is not None:
-        queues.append(stack.iot.dead_letters)
-    for queue in queues:
+    for queue in (*stack.streams.dead_letters.values(), *stack.storage.queues.values()):
         acknowledge(
             queue,
             "SQS3",

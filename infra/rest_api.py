@@ -19,19 +19,21 @@ from functions.manifest import Function, Kind
 from infra.settings import Settings
 from watershed.api.routes import AuthMode, Route
 
-BINARY_MEDIA_TYPES = (
-    "application/octet-stream",
-    "multipart/form-data",
-    "application/gzip",
-    "application/x-bzip2",
-    "application/zlib",
-    "application/zip",
-    "application/pdf",
-    "image/*",
-    "audio/*",
-    "video/*",
-)
-"""Bodies API Gateway passes to Lambda base64-encoded (object streams, Byteport files)."""
+BINARY_MEDIA_TYPES = ("*/*",)
+"""Every body is binary to API Gateway, so object uploads and downloads of any content type pass
+through byte for byte. With Lambda proxy integrations this is safe for JSON too: each request
+body reaches the handler base64-encoded with `isBase64Encoded: true` (watershed.api.http decodes
+it), and a response is decoded only when the handler sets `isBase64Encoded` (Powertools does for
+bytes bodies only), so JSON answers go out as text. A narrower list would not do: API Gateway
+decides on a response by the request's first `Accept` value, so a browser's
+`Accept: text/html,...` would get an object's base64 instead of its bytes. The cost: JSON request
+bodies grow by a third inside the Lambda event (6 MB limit), and the CORS preflight mocks need
+PREFLIGHT_CONTENT_HANDLING."""
+
+PREFLIGHT_CONTENT_HANDLING = "CONVERT_TO_TEXT"
+"""With `*/*` a preflight's (empty) body counts as binary, and the OPTIONS mock integration's JSON
+request template cannot apply to it (500, "Unable to transform request"); converting to text
+fixes the request and its integration response."""
 
 GATEWAY_ERRORS: tuple[tuple[apigw.ResponseType, str], ...] = (
     (apigw.ResponseType.DEFAULT_4_XX, "bad_request"),
@@ -143,6 +145,18 @@ class RestApi(Construct):
             )
             for route in function.routes:
                 self._method(route, integration)
+        self._preflights_as_text()
+
+    def _preflights_as_text(self) -> None:
+        for method in self.api.methods:
+            if method.http_method != "OPTIONS":
+                continue
+            resource = method.node.default_child
+            assert isinstance(resource, apigw.CfnMethod)
+            resource.add_property_override("Integration.ContentHandling", PREFLIGHT_CONTENT_HANDLING)
+            resource.add_property_override(
+                "Integration.IntegrationResponses.0.ContentHandling", PREFLIGHT_CONTENT_HANDLING
+            )
 
     def _authorizer(
         self, functions: Sequence[Function], handlers: dict[str, lambda_.Function]

@@ -26,6 +26,9 @@ class Settings:
     lake_buffer_seconds: int = 60
     athena_scan_limit_gb: int = 10
     alarm_email: str = ""
+    iot_data_endpoint: str = ""
+    """`https://<id>-ats.iot.<region>.amazonaws.com` (`aws iot describe-endpoint --endpoint-type
+    iot:Data-ATS`) for functions that publish; empty: boto3's regional ATS data endpoint."""
 
     @property
     def is_prod(self) -> bool:

@@ -79,7 +79,14 @@ class WatershedStack(Stack):
             functions=self.manifest,
             handlers=handlers,
         )
-        self.iot = Iot(self, "Iot", settings=settings, functions=self.manifest, handlers=handlers)
+        self.iot = Iot(
+            self,
+            "Iot",
+            settings=settings,
+            functions=self.manifest,
+            handlers=handlers,
+            dead_letters=self.storage.queues["mqtt_dlq"],
+        )
         self.schedules = Schedules(self, "Schedules", functions=self.manifest, handlers=handlers)
         self.streams = Streams(
             self,
@@ -90,8 +97,7 @@ class WatershedStack(Stack):
             stream_view_types={k: s.stream_view_type for k, s in self.storage.specs.items()},
         )
         queues: dict[str, sqs.IQueue] = {f"{name}_stream": q for name, q in self.streams.dead_letters.items()}
-        if self.iot.dead_letters is not None:
-            queues["mqtt"] = self.iot.dead_letters
+        queues.update(self.storage.queues)
         self.observability = Observability(
             self,
             "Observability",
@@ -119,5 +125,4 @@ class WatershedStack(Stack):
         CfnOutput(self, "AlarmTopic", value=self.observability.topic.topic_arn)
         if self.iot.domain is not None:
             CfnOutput(self, "MqttDomainConfiguration", value=f"{self.settings.prefix}-mqtt")
-        if self.iot.dead_letters is not None:
-            CfnOutput(self, "MqttDeadLetterQueue", value=self.iot.dead_letters.queue_url)
+        CfnOutput(self, "MqttDeadLetterQueue", value=self.storage.queues["mqtt_dlq"].queue_url)

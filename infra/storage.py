@@ -11,15 +11,25 @@ from dataclasses import dataclass
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from pynamodb.attributes import Attribute, TTLAttribute
 from pynamodb.indexes import LocalSecondaryIndex
 from pynamodb.models import Model
 
 from infra.settings import Settings
+from watershed.services.exports import PREFIX as EXPORTS_PREFIX
 
 BUCKETS = ("lake", "objects")
 """The buckets functions may be granted (manifest `buckets` keys)."""
+
+QUEUES = ("mqtt_dlq",)
+"""The SQS queues functions may be granted (manifest `queues` keys): `mqtt_dlq` receives what the
+MQTT path could not store (topic rule error actions, failed asynchronous invocations, items a
+handler refused with a reason)."""
+
+EXPORTS_EXPIRE_DAYS = 7
+"""Export files and their status records are disposable: a client re-runs an export."""
 
 
 def table_env(key: str) -> str:
@@ -30,6 +40,11 @@ def table_env(key: str) -> str:
 def bucket_env(key: str) -> str:
     """The environment variable carrying a bucket's name (watershed.config reads it)."""
     return f"{key.upper()}_BUCKET"
+
+
+def queue_env(key: str) -> str:
+    """The environment variable carrying a queue's URL (`mqtt_dlq` → MQTT_DLQ_URL, services.mqtt)."""
+    return f"{key.upper()}_URL"
 
 
 _ATTRIBUTE_TYPES = {
@@ -117,7 +132,7 @@ def table_spec(model: type[Model]) -> TableSpec:
 
 
 class Storage(Construct):
-    """One table per model in TABLES and the lake/objects buckets (plus their access-log bucket)."""
+    """One table per model in TABLES, the lake/objects buckets (plus their access-log bucket), the queues."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, settings: Settings, models: dict[str, type[Model]]
@@ -140,7 +155,18 @@ class Storage(Construct):
                 ia_days=settings.objects_ia_days,
                 access_logs=self.access_logs,
                 cors=settings.cors_origins,
+                expire_prefixes={EXPORTS_PREFIX: EXPORTS_EXPIRE_DAYS},
             ),
+        }
+        self.queues: dict[str, sqs.Queue] = {
+            key: sqs.Queue(
+                self,
+                "".join(part.title() for part in key.split("_")),
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(14),
+            )
+            for key in QUEUES
         }
 
     def _table(self, key: str, spec: TableSpec, settings: Settings, removal: RemovalPolicy) -> dynamodb.Table:
@@ -189,8 +215,17 @@ class Storage(Construct):
         ia_days: int | None,
         access_logs: s3.IBucket | None,
         cors: tuple[str, ...] = (),
+        expire_prefixes: dict[str, int] | None = None,
     ) -> s3.Bucket:
         rules = [s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(7))]
+        for prefix, days in (expire_prefixes or {}).items():
+            rules.append(
+                s3.LifecycleRule(
+                    prefix=prefix,
+                    expiration=Duration.days(days),
+                    noncurrent_version_expiration=Duration.days(1),
+                )
+            )
         if ia_days:
             rules.append(
                 s3.LifecycleRule(

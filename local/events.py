@@ -271,7 +271,9 @@ def _epoch_seconds(value: datetime | float | int | None) -> float:
     if value is None:
         return float(int(time.time()))
     if isinstance(value, datetime):
-        return float(int(value.timestamp()))
+        # moto keeps naive UTC datetimes; botocore hands out aware ones
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return float(int(aware.timestamp()))
     return float(value)
 
 

@@ -7,7 +7,7 @@ the changes before the first failure are then marked dirty and sent to the lake,
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
@@ -17,7 +17,6 @@ from watershed.model import Change
 from watershed.services import changes
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -27,7 +26,6 @@ def read_record(record: DynamoDBRecord) -> Change | None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with processor(records=event["Records"], handler=read_record, lambda_context=context):
@@ -41,4 +39,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     marked = changes.apply(accepted)
     metrics.add_metric(name="Changes", unit=MetricUnit.Count, value=len(accepted))
     metrics.add_metric(name="DirtyBuckets", unit=MetricUnit.Count, value=marked)
-    return processor.response()
+    return dict(processor.response())

@@ -12,5 +12,5 @@ logger = Logger()
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    stored = mqtt.report_config(event)
+    stored = mqtt.report_config(event, context.function_name)
     return {"stored": stored is not None}

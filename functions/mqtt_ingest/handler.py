@@ -15,7 +15,7 @@ metrics = Metrics()
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = mqtt.ingest_message(event)
+    result = mqtt.ingest_message(event, context.function_name)
     metrics.add_metric(name="MqttIntervalsStored", unit=MetricUnit.Count, value=result.stored)
     if result.rejected:
         metrics.add_metric(name="MqttItemsRejected", unit=MetricUnit.Count, value=len(result.rejected))

@@ -1,8 +1,9 @@
 """Synthesized stacks, built once per session (synth is slow).
 
 `real` is the stack of functions/manifest.py; `synthetic` is built from a small manifest that
-uses every trigger kind (IoT authorizer, topic rules, schedules, table streams, lake access), so
-those constructs are exercised whether or not the real manifest uses them yet.
+uses every trigger kind and grant (IoT authorizer, topic rules, schedules, table streams, lake,
+queue and IoT publish access), so those constructs are exercised whether or not the real
+manifest uses them yet.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Building a stack for tests, and helpers to read its template.
 
 The synthetic manifest uses every trigger kind (IoT authorizer, topic rules, schedules, table
-streams, lake access), so those constructs are tested whether or not the real manifest uses them.
+streams, lake access, queue access, IoT publish), so those constructs are tested whether or not
+the real manifest uses them.
 """
 
 from __future__ import annotations
@@ -27,12 +28,17 @@ CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
 
 SYNTHETIC_FUNCTIONS: tuple[Function, ...] = (
     Function("authorizer", kind=Kind.REST_AUTHORIZER, tables={"catalog": Access.READ}),
-    Function("ingest", tables={"catalog": Access.READ, "intervals": Access.READ_WRITE}),
+    Function(
+        "ingest",
+        tables={"catalog": Access.READ, "intervals": Access.READ_WRITE},
+        iot_publish=("devices/*/commands", "fleet/announcements"),
+    ),
     Function("device_auth", kind=Kind.IOT_AUTHORIZER, tables={"catalog": Access.READ}),
     Function(
         "device_data",
         kind=Kind.WORKER,
         tables={"catalog": Access.READ, "intervals": Access.WRITE},
+        queues={"mqtt_dlq": Access.WRITE},
         topic_rules=(
             TopicRule("synthetic_data", "SELECT *, topic(2) AS station FROM 'things/+/data/+'"),
             TopicRule("synthetic_presence", "SELECT * FROM '$aws/events/presence/+/+'"),
@@ -52,6 +58,8 @@ SYNTHETIC_FUNCTIONS: tuple[Function, ...] = (
         streams=(TableStream("intervals", batch_size=100, max_batching_window_s=2),),
     ),
     Function("lake_reader", kind=Kind.WORKER, tables={"catalog": Access.READ}, buckets={"lake": Access.READ}),
+    Function("redrive", kind=Kind.WORKER, queues={"mqtt_dlq": Access.READ_WRITE}),
+    Function("dlq_reader", kind=Kind.WORKER, queues={"mqtt_dlq": Access.READ}),
 )
 
 
@@ -95,9 +103,15 @@ def settings_for(context: dict[str, Any]) -> Settings:
     return Settings.from_context(app.node)
 
 
-def synthesize(functions: tuple[Function, ...], *, code_root: Path | None = None, stage: str = "dev") -> Synth:
+def synthesize(
+    functions: tuple[Function, ...],
+    *,
+    code_root: Path | None = None,
+    stage: str = "dev",
+    context: dict[str, Any] | None = None,
+) -> Synth:
     """Build and synthesize one stack with cdk-nag applied; an unacknowledged finding raises."""
-    context = {**CONTEXT, "stage": stage, "aws:cdk:disable-asset-staging": True}
+    context = {**CONTEXT, **(context or {}), "stage": stage, "aws:cdk:disable-asset-staging": True}
     # The builtin CloudFormation validation takes ~15 s; `make synth` runs it, cfn-lint too.
     app = cdk.App(context=context, builtin_cloud_formation_validation=False)
     stack = WatershedStack(

@@ -94,10 +94,25 @@ def test_stage_has_access_logs_throttling_tracing(real: Synth) -> None:
     assert settings["ThrottlingBurstLimit"] == real.stack.settings.api_throttle_burst
 
 
-def test_binary_media_types(real: Synth) -> None:
+def test_every_media_type_passes_as_binary(real: Synth) -> None:
     (api,) = real.of_type("AWS::ApiGateway::RestApi").values()
-    assert set(api["Properties"]["BinaryMediaTypes"]) == set(BINARY_MEDIA_TYPES)
-    assert "application/json" not in api["Properties"]["BinaryMediaTypes"]
+    assert api["Properties"]["BinaryMediaTypes"] == ["*/*"] == list(BINARY_MEDIA_TYPES)
+
+
+def test_preflight_mocks_convert_to_text_so_binary_media_types_do_not_break_them(synth: Synth) -> None:
+    options = [props for (verb, _), props in _methods(synth).items() if verb == "OPTIONS"]
+    assert options
+    for props in options:
+        integration = props["Integration"]
+        assert integration["ContentHandling"] == "CONVERT_TO_TEXT"
+        assert [r["ContentHandling"] for r in integration["IntegrationResponses"]] == ["CONVERT_TO_TEXT"]
+
+
+def test_proxy_methods_leave_bodies_to_the_handler(synth: Synth) -> None:
+    """No content conversion on Lambda methods: the handler sees isBase64Encoded and decodes."""
+    for (verb, _), props in _methods(synth).items():
+        if verb != "OPTIONS":
+            assert "ContentHandling" not in props["Integration"]
 
 
 def test_gateway_errors_keep_the_code_message_shape(real: Synth) -> None:

@@ -79,6 +79,30 @@ def test_functions_touch_only_their_tables_and_read_only_ones_never_write(synth:
                     assert not actions & TABLE_WRITE_ACTIONS, (function.name, key, actions)
 
 
+QUEUE_SEND = {"sqs:SendMessage"}
+QUEUE_CONSUME = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
+
+
+def test_functions_use_only_their_queues_as_the_manifest_says(synth: Synth) -> None:
+    queue_ids = {synth.logical_id(q): key for key, q in synth.stack.storage.queues.items()}
+    assert any(f.queues for f in synth.functions)
+    for function in synth.functions:
+        env = synth.function(function.name)["Properties"]["Environment"]["Variables"]
+        granted: dict[str, set[str]] = {}
+        for statement in _statements_of_role(synth, _role_id(synth, function.name)):
+            for queue_id in references(statement["Resource"]) & set(queue_ids):
+                granted.setdefault(queue_ids[queue_id], set()).update(as_list(statement["Action"]))
+        assert set(granted) == set(function.queues), function.name
+        for key, access in function.queues.items():
+            assert references(env[f"{key.upper()}_URL"]) == {synth.logical_id(synth.stack.storage.queues[key])}
+            may_send = access in (Access.WRITE, Access.READ_WRITE)
+            may_consume = access in (Access.READ, Access.READ_WRITE)
+            assert bool(granted[key] & QUEUE_SEND) is may_send, (function.name, granted[key])
+            assert bool(granted[key] & QUEUE_CONSUME) is may_consume, (function.name, granted[key])
+            assert granted[key] >= (QUEUE_SEND if may_send else set()) | (QUEUE_CONSUME if may_consume else set())
+        assert not {k for k in env if k.endswith("_URL")} - {f"{key.upper()}_URL" for key in function.queues}
+
+
 def test_read_only_functions_have_no_write_action_on_any_table(synth: Synth) -> None:
     read_only = [f for f in synth.functions if f.tables and set(f.tables.values()) == {Access.READ}]
     assert read_only

@@ -34,19 +34,33 @@ def test_stream_writes_gzip_partitioned_by_org_and_date_to_the_lake(synth: Synth
     assert '"date":' in query
 
 
+def _partition_keys(row: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """Runs the very jq program Firehose runs (jq 1.6) on one row."""
+    program = "{" + ",".join(f"{key}: ({query})" for key, query in PARTITION_QUERIES.items()) + "}"
+    return subprocess.run(["jq", "-c", program], input=json.dumps(row), capture_output=True, text=True)
+
+
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
-        ({"org": "o1", "ts": "2026-11-24T23:59:02.123Z"}, {"org": "o1", "date": "2026-11-24"}),
-        ({"org": "o2", "ts": 1795996799999}, {"org": "o2", "date": "2026-11-29"}),
-        ({"org": "o3", "ts": 1796083200000}, {"org": "o3", "date": "2026-12-01"}),
+        ({"org": "o1", "ts": 1795996799999, "at": 1796083200123}, {"org": "o1", "date": "2026-11-29"}),
+        ({"org": "o2", "ts": 1796083200000, "at": 1796083200001}, {"org": "o2", "date": "2026-12-01"}),
+        ({"org": "o3", "ts": 0, "at": 1796083200001}, {"org": "o3", "date": "1970-01-01"}),
+        ({"org": "o4", "ts": 1709164800000}, {"org": "o4", "date": "2024-02-29"}),
     ],
 )
-def test_partition_query_gives_org_and_utc_date_of_ts(row: dict[str, Any], expected: dict[str, str]) -> None:
-    """Runs the very jq program Firehose runs (jq 1.6) on a row with ts as ISO or epoch ms."""
-    program = "{" + ",".join(f"{key}: ({query})" for key, query in PARTITION_QUERIES.items()) + "}"
-    out = subprocess.run(["jq", "-c", program], input=json.dumps(row), capture_output=True, text=True, check=True)
+def test_partition_query_gives_org_and_utc_date_of_ts_in_epoch_ms(
+    row: dict[str, Any], expected: dict[str, str]
+) -> None:
+    out = _partition_keys(row)
+    assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == expected
+
+
+def test_partition_query_refuses_a_ts_that_is_not_epoch_ms() -> None:
+    """Firehose then writes the row under the error prefix, not into a partition Athena misreads."""
+    out = _partition_keys({"org": "o1", "ts": "2026-11-24T23:59:02.123Z"})
+    assert out.returncode != 0
 
 
 def test_lake_functions_get_the_stream_name_and_writers_may_put(synth: Synth) -> None:
@@ -75,6 +89,9 @@ def test_glue_table_schema_and_partition_projection(real: Synth) -> None:
     table_input = table["Properties"]["TableInput"]
     descriptor = table_input["StorageDescriptor"]
     assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == list(COLUMNS)
+    types = {c["Name"]: c["Type"] for c in descriptor["Columns"]}
+    assert types["ts"] == types["at"] == "bigint"
+    assert {types[name] for name in ("pool", "station", "stream", "value", "op")} == {"string"}
     assert [(c["Name"], c["Type"]) for c in table_input["PartitionKeys"]] == [("org", "string"), ("date", "string")]
     assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
     parameters = table_input["Parameters"]

@@ -88,3 +88,14 @@ def test_buckets_are_encrypted_private_tls_only_and_tiered(real: Synth) -> None:
             if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
         ]
         assert denies
+
+
+def test_exports_expire_after_seven_days_and_nothing_else_expires(real: Synth) -> None:
+    buckets = real.of_type("AWS::S3::Bucket")
+    objects_rules = buckets[real.bucket_id("objects")]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (expiring,) = [r for r in objects_rules if "ExpirationInDays" in r]
+    assert expiring["Prefix"] == "exports/"
+    assert expiring["ExpirationInDays"] == 7
+    assert expiring["Status"] == "Enabled"
+    lake_rules = buckets[real.bucket_id("lake")]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert not [r for r in lake_rules if "ExpirationInDays" in r]

@@ -28,7 +28,10 @@ def stream(aws: None) -> dict[str, Any]:
 def record(event: str, stream_id: str, ts: int, new: Any = None, old: Any = None, seq: int = 1,
            by_ttl: bool = False) -> dict[str, Any]:
     keys = {"pk": {"S": stream_id}, "sk": {"N": str(ts)}}
-    image = (lambda v: None if v is None else {**keys, "v": {"S": str(v)}})
+
+    def image(value: Any) -> dict[str, Any] | None:
+        return None if value is None else {**keys, "v": {"S": str(value)}}
+
     return stream_record(event_name=event, keys=keys, sequence_number=str(seq), stream_arn=ARN,
                          new_image=image(new), old_image=image(old), created=1_780_000_000.5, by_ttl=by_ttl)
 

@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,22 +161,6 @@ def dead_letter(body: dict[str, Any]) -> None:
     _dlq().send_message(QueueUrl=url, MessageBody=json.dumps(body, default=str))
 
 
-def read_dead_letters(max_messages: int = 10, delete: bool = False) -> list[dict[str, Any]]:
-    """Up to `max_messages` dead letters (removed from the queue when `delete`)."""
-    url = os.environ.get(DLQ_ENV)
-    if not url:
-        return []
-    answer = _dlq().receive_message(
-        QueueUrl=url, MaxNumberOfMessages=min(max_messages, 10), WaitTimeSeconds=0
-    )
-    letters = []
-    for message in answer.get("Messages", []):
-        letters.append(json.loads(message["Body"]))
-        if delete:
-            _dlq().delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return letters
-
-
 # --------------------------------------------------------------------------- data messages
 
 
@@ -225,8 +209,20 @@ class IngestResult:
 
 
 def _letter(
-    event: dict[str, Any], reason: str, rejected: Iterable[oring_mqtt.Rejected] = ()
+    event: dict[str, Any],
+    reason: str,
+    function: str | None,
+    rejected: Sequence[oring_mqtt.Rejected] = (),
 ) -> dict[str, Any]:
+    """A dead letter: why, what, and the event that re-drives it (`python -m watershed.dlq`).
+
+    When only some items failed, the re-drive event carries just those items, so a re-drive
+    after the cause is fixed (stream created, pool set to auto-create) stores them and no more.
+    """
+    redrive = dict(event)
+    if rejected:
+        items = [r.item for r in rejected]
+        redrive["payload"] = base64.b64encode(json.dumps(items, default=str).encode()).decode("ascii")
     return {
         "source": "mqtt",
         "topic": event.get("topic"),
@@ -238,34 +234,80 @@ def _letter(
             {"index": r.index, "item": r.item, "reason": r.reason, "field": r.field} for r in rejected
         ],
         "base64OriginalPayload": event.get("payload") if not rejected else None,
+        "function": function,
+        "event": redrive if function else None,
     }
 
 
-class _Streams:
-    """Per-message cache of the streams of one (station, bucket), creating them when allowed."""
+def _catalog_docs(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Several catalog items in one consistent BatchGetItem, by (pk, sk); absent ones are missing."""
+    from watershed.store.tables import CatalogItem
 
-    def __init__(self, station: dict[str, Any], bucket: str, auto_create: bool) -> None:
-        self.station, self.bucket, self.auto_create = station, bucket, auto_create
-        self.by_alias: dict[str, Any] = {}
+    unique = list(dict.fromkeys(keys))
+    if not unique:
+        return {}
+    found = CatalogItem.batch_get(unique, consistent_read=True)
+    return {(item.pk, item.sk): dict(item.doc or {}) for item in found}
+
+
+def _station_key(station_id: str) -> tuple[str, str]:
+    return store.entity_pk("station", station_id), store.META
+
+
+def _guard_key(station_id: str, bucket: str, alias: str) -> tuple[str, str]:
+    return cat._alias_guard(station_id, bucket, alias), store.GUARD
+
+
+class _Streams:
+    """The streams one message names, looked up together: two BatchGetItem for any number of aliases.
+
+    Round one reads the station and the alias guards, round two the streams they point to (and
+    the pool, only when an alias is unknown and auto-creation must be asked). Nothing outlives
+    the invocation, so a stream deleted between two messages is never written again.
+    """
+
+    def __init__(self, station_id: str, bucket: str, aliases: Iterable[str]) -> None:
+        self.bucket = bucket
         self.created: list[str] = []
+        self.by_alias: dict[str, Any] = {}
+        wanted = {alias: _guard_key(station_id, bucket, alias) for alias in aliases}
+        first = _catalog_docs([_station_key(station_id), *wanted.values()])
+        station = first.get(_station_key(station_id))
+        if station is None:
+            raise NotFound(f"station {station_id!r} not found", "station")
+        self.station = station
+        stream_keys = {
+            alias: (store.entity_pk("stream", first[key]["stream"]), store.META)
+            for alias, key in wanted.items()
+            if key in first
+        }
+        pool_key = (store.entity_pk("pool", station["pool"]), store.META)
+        unknown = len(stream_keys) < len(wanted)
+        second = _catalog_docs([*stream_keys.values(), *([pool_key] if unknown else [])])
+        for alias, key in stream_keys.items():
+            if key in second:
+                self.by_alias[alias] = cat.stream_from_doc(second[key])
+        self._pool: dict[str, Any] | None = second.get(pool_key, {}) if unknown else None
+
+    @property
+    def auto_create(self) -> bool:
+        if self._pool is None:
+            self._pool = store.get("pool", self.station["pool"]) or {}
+        return bool(self._pool.get("autoCreateStreams"))
 
     def get(self, item: oring_mqtt.DataItem) -> Any:
-        if item.alias in self.by_alias:
-            return self.by_alias[item.alias]
-        doc = cat.find_stream_by_alias(self.station["id"], self.bucket, item.alias)
-        if doc is None:
-            doc = self._create(item)
-        stream = cat.stream_from_doc(doc)
-        self.by_alias[item.alias] = stream
+        stream = self.by_alias.get(item.alias)
+        if stream is None:
+            stream = cat.stream_from_doc(self._create(item))
+            self.by_alias[item.alias] = stream
         return stream
 
     def _create(self, item: oring_mqtt.DataItem) -> dict[str, Any]:
-        where = f"[{item.index}].id"
         if not self.auto_create:
             raise ValidationError(
                 f"no stream with alias '{item.alias}' in bucket '{self.bucket}', and the pool does not "
                 "auto-create streams",
-                where,
+                f"[{item.index}].id",
             )
         stream_type = infer_type(item.value)
         if stream_type is None:
@@ -282,24 +324,25 @@ class _Streams:
         return doc
 
 
-def ingest_message(event: dict[str, Any]) -> IngestResult:
-    """Store the items of one data message; dead-letter the rest with their reasons."""
+def ingest_message(event: dict[str, Any], function: str | None = None) -> IngestResult:
+    """Store the items of one data message; dead-letter the rest with their reasons.
+
+    `function` is the name of the function running this, kept in dead letters for re-drives.
+    """
     result = IngestResult()
     station_id = str(event.get("station") or "")
     bucket = str(event.get("bucket") or "")
     received_at = _received_at(event)
     try:
         document = oring_mqtt.parse_json(_rule_payload(event))
-        station = cat.get_station_any(station_id) if station_id else None
-        if station is None:
-            raise NotFound(f"station {station_id!r} not found", "station")
-        pool = store.get("pool", station["pool"]) or {}
+        if not station_id:
+            raise NotFound("the topic names no station", "station")
+        items, rejected = oring_mqtt.data_items(document)
+        streams = _Streams(station_id, bucket, (item.alias for item in items))
     except WatershedError as error:
-        dead_letter(_letter(event, error.message))
+        dead_letter(_letter(event, error.message, function))
         result.rejected.append(oring_mqtt.Rejected(-1, None, error.message))
         return result
-    items, rejected = oring_mqtt.data_items(document)
-    streams = _Streams(station, bucket, bool(pool.get("autoCreateStreams")))
     points: dict[str, tuple[Any, dict[int, Interval]]] = {}
     for item in items:
         try:
@@ -315,7 +358,7 @@ def ingest_message(event: dict[str, Any]) -> IngestResult:
     result.created_streams = streams.created
     result.rejected = rejected
     if rejected:
-        dead_letter(_letter(event, f"{len(rejected)} item(s) could not be stored", rejected))
+        dead_letter(_letter(event, f"{len(rejected)} item(s) could not be stored", function, rejected))
     return result
 
 
@@ -329,7 +372,7 @@ def _raw(item: oring_mqtt.DataItem) -> dict[str, Any]:
 # --------------------------------------------------------------------------- configs and presence
 
 
-def report_config(event: dict[str, Any]) -> dict[str, Any] | None:
+def report_config(event: dict[str, Any], function: str | None = None) -> dict[str, Any] | None:
     """Store the config a device reported on `things/<id>/config/reported/<group>`."""
     received_at = _received_at(event)
     try:
@@ -337,7 +380,7 @@ def report_config(event: dict[str, Any]) -> dict[str, Any] | None:
         return configs.record_reported(str(event.get("station") or ""), str(event.get("configGroup") or ""),
                                        values, received_at)
     except WatershedError as error:
-        dead_letter(_letter(event, error.message))
+        dead_letter(_letter(event, error.message, function))
         return None
 
 

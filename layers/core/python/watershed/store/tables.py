@@ -41,6 +41,7 @@ class CatalogItem(Model):
     kind = UnicodeAttribute(null=True)
     org = UnicodeAttribute(null=True)
     doc = JSONAttribute(null=True)
+    expires = TTLAttribute(null=True)
     by_parent = ByParentIndex()
 
 
