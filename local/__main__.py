@@ -151,7 +151,6 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.setswitchinterval(float(os.environ.get("XSWITCH", "0.005")))
     args = parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "WARNING").upper(),

@@ -241,6 +241,16 @@ class Gateway:
             return _json(200, {"drained": drained})
         if path == "/_local/orgs" and method == "POST":
             return await self._create_org(request)
+        if path in ("/_local/dlq", "/_local/dlq/redrive"):
+            from local.mqtt import dead_letters, redrive_dead_letters
+
+            limit = request.query_params.get("max", "100")
+            if not limit.isdigit() or int(limit) < 1:
+                return _error(400, "invalid_request", "max must be a positive integer")
+            if path == "/_local/dlq" and method == "GET":
+                return _json(200, {"data": await _in_thread(dead_letters, self.runtime, int(limit))})
+            if path == "/_local/dlq/redrive" and method == "POST":
+                return _json(200, await _in_thread(redrive_dead_letters, self.runtime, int(limit)))
         prefix = "/_local/schedules/"
         if path.startswith(prefix) and method == "POST":
             name = path[len(prefix) :]

@@ -243,14 +243,16 @@ class Bridge:
                 reason = "payload is not JSON; a Lambda action needs a JSON payload"
                 await self.dead_letter(rule, inbound, reason)
                 continue
+            event = json.loads(json.dumps(selected))
             try:
-                await self.runtime.invoke_async(rule.function, json.loads(json.dumps(selected)))
+                await self.runtime.invoke_async(rule.function, event)
             except Exception as error:
                 log.info("rule %s: function %s failed: %s", rule.name, rule.function, error)
-                await self.dead_letter(rule, inbound, f"{type(error).__name__}: {error}")
+                await self.dead_letter(rule, inbound, f"{type(error).__name__}: {error}", event)
 
-    async def dead_letter(self, rule: _Rule, inbound: _Inbound, reason: str) -> None:
-        """Send what the cloud's SQS error action sends: the rule, topic, client, payload, failure."""
+    async def dead_letter(self, rule: _Rule, inbound: _Inbound, reason: str, event: Any = None) -> None:
+        """Send what the cloud's SQS error action sends: the rule, topic, client, payload, failure;
+        plus, once the rule built one, the function and event a re-drive runs again."""
         body = {
             "ruleName": rule.name,
             "topic": inbound.topic,
@@ -260,6 +262,8 @@ class Bridge:
             "failures": [
                 {"failedAction": "LambdaAction", "failedResource": rule.function, "errorMessage": reason}
             ],
+            "function": rule.function,
+            "event": event,
         }
 
         def send() -> None:
@@ -444,6 +448,30 @@ async def start_broker(runtime: Any, host: str, port: int) -> tuple[Broker, int]
     server = broker._servers["default"].instance
     bound_port = int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
     return broker, bound_port
+
+
+def dead_letters(runtime: Any, max_letters: int = 100) -> list[dict[str, Any]]:
+    """The MQTT dead-letter queue's letters (left in the queue), for `GET /_local/dlq`."""
+    from watershed import dlq
+
+    url = os.environ.get(DLQ_ENV)
+    if not url:
+        return []
+    return runtime.call(lambda: dlq.list_letters(runtime.client("sqs"), url, max_letters))
+
+
+def redrive_dead_letters(runtime: Any, max_letters: int = 100) -> dict[str, Any]:
+    """Re-run dead letters through their functions in the runtime, for `POST /_local/dlq/redrive`."""
+    from watershed import dlq
+
+    url = os.environ.get(DLQ_ENV)
+    if not url:
+        return {"redriven": 0, "skipped": 0, "failed": 0, "letters": []}
+
+    def run() -> dict[str, Any]:
+        return dlq.redrive(runtime.client("sqs"), url, runtime.invoke, max_letters)
+
+    return runtime.call(run)
 
 
 def bridge_of(broker: Broker) -> Bridge:

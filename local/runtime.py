@@ -8,7 +8,9 @@ for Lambda's event source mapping and EventBridge; `drain()` makes "eventually" 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import io
 import logging
 import os
 import re
@@ -36,7 +38,6 @@ HANDLER_ENV = {
     "POWERTOOLS_SERVICE_NAME": "watershed",
     "POWERTOOLS_METRICS_NAMESPACE": "Watershed",
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
 }
 
@@ -131,6 +132,22 @@ class _ScheduleTimer:
     rule_name: str
     period_s: float
     next_at: float = field(default=0.0)
+
+
+class _LogLines(io.TextIOBase):
+    """Where a handler's stdout goes locally: its EMF metric lines become DEBUG log records.
+
+    Metrics stay enabled, as in the cloud; POWERTOOLS_METRICS_DISABLED would keep every value
+    in memory, since Powertools clears the metric set only when it prints it.
+    """
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            logging.getLogger("local.handler_stdout").debug(text.rstrip())
+        return len(text)
+
+
+_HANDLER_STDOUT = _LogLines()
 
 
 class Runtime:
@@ -297,7 +314,8 @@ class Runtime:
                 handler = self._handler(name)
                 if context is None:
                     context = LambdaContext(name, function.memory_mb, function.timeout_s)
-                return handler(event, context)
+                with contextlib.redirect_stdout(_HANDLER_STDOUT):
+                    return handler(event, context)
         finally:
             if not background:
                 with self._doors_waiting_lock:

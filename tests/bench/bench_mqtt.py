@@ -3,8 +3,11 @@
 Runs `python -m local` as the tests do, connects one paho device and measures:
 - latency: one interval per message, published one at a time; the time until
   `GET /v1/streams/{id}/latest` shows it (p50/p99; goal p50 ≤ 50 ms);
-- throughput: messages of ORing arrays published back to back at QoS 1; intervals/s until the last
-  one is queryable (goal ≥ 2,000/s). Rules run in order, so the last one queryable means all are.
+- throughput: messages of ORing arrays (100 and 1,000 items) and single intervals published back to
+  back at QoS 1; intervals/s until the last one is queryable (goal ≥ 2,000/s). Rules run in order,
+  so the last one queryable means all are;
+- the floor under all of it: what moto itself costs per DynamoDB request in this process
+  (BatchWriteItem of 25 is ~0.5 ms per interval, which is 2,000 intervals/s by itself).
 """
 
 from __future__ import annotations
@@ -98,6 +101,47 @@ def throughput(
     return messages * per_message / (time.perf_counter() - started)
 
 
+def moto_costs(repeats: int = 40) -> dict[str, float]:
+    """Milliseconds per request that moto charges in-process, on the tables the runtime creates."""
+    from local.runtime import Runtime
+    from watershed.store.tables import CatalogItem, IntervalItem
+
+    runtime = Runtime(functions=[], scheduler=False)
+    runtime.start()
+    try:
+        dynamodb = runtime.client("dynamodb")
+        intervals, catalog = IntervalItem.Meta.table_name, CatalogItem.Meta.table_name
+        key = {"pk": {"S": "STATION#x"}, "sk": {"S": "META"}}
+        counter = iter(range(10**9))
+
+        def batch_write(size: int) -> None:
+            base = next(counter) * size
+            puts = [
+                {"PutRequest": {"Item": {"pk": {"S": "s"}, "sk": {"N": str(base + i)}, "v": {"S": "1.5"}}}}
+                for i in range(size)
+            ]
+            dynamodb.batch_write_item(RequestItems={intervals: puts})
+
+        calls = {
+            "batch_write_25_ms": lambda: batch_write(25),
+            "batch_write_1_ms": lambda: batch_write(1),
+            "get_item_ms": lambda: dynamodb.get_item(TableName=catalog, Key=key, ConsistentRead=True),
+            "batch_get_2_keys_ms": lambda: dynamodb.batch_get_item(
+                RequestItems={catalog: {"Keys": [key, {**key, "sk": {"S": "X"}}], "ConsistentRead": True}}
+            ),
+        }
+        costs = {}
+        for name, call in calls.items():
+            call()
+            started = time.perf_counter()
+            for _ in range(repeats):
+                call()
+            costs[name] = (time.perf_counter() - started) * 1000 / repeats
+        return costs
+    finally:
+        runtime.stop()
+
+
 def main() -> dict[str, Any]:
     with start_platform() as platform, platform.client() as api:
         station_id, secret, stream_id = set_up(platform, api)
@@ -108,17 +152,24 @@ def main() -> dict[str, Any]:
             print(f"latency: {result}", flush=True)
             arrays = throughput(api, client, topic, stream_id, 30, 100, BASE_MS + 1_000_000)
             result["intervals_per_s_arrays_of_100"] = arrays
-            singles = throughput(api, client, topic, stream_id, 300, 1, BASE_MS + 2_000_000)
+            big = throughput(api, client, topic, stream_id, 5, 1000, BASE_MS + 2_000_000)
+            result["intervals_per_s_arrays_of_1000"] = big
+            singles = throughput(api, client, topic, stream_id, 300, 1, BASE_MS + 3_000_000)
             result["intervals_per_s_one_per_message"] = singles
         finally:
             client.disconnect()
             client.loop_stop()
+    result.update(moto_costs())
     print("MQTT (local broker, QoS 1):")
     print(f"  publish -> queryable latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms"
           f" (goal p50 <= 50 ms, {LATENCY_SAMPLES} samples)")
     print(f"  sustained {result['intervals_per_s_arrays_of_100']:.0f} intervals/s in arrays of 100"
           " (goal >= 2,000/s)")
+    print(f"  sustained {result['intervals_per_s_arrays_of_1000']:.0f} intervals/s in arrays of 1,000")
     print(f"  sustained {result['intervals_per_s_one_per_message']:.0f} intervals/s one per message")
+    print(f"  moto in-process: BatchWriteItem of 25 {result['batch_write_25_ms']:.1f} ms, of 1"
+          f" {result['batch_write_1_ms']:.1f} ms; GetItem {result['get_item_ms']:.1f} ms;"
+          f" BatchGetItem of 2 {result['batch_get_2_keys_ms']:.1f} ms")
     return result
 
 

@@ -208,8 +208,13 @@ def httpx_time(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
+def letters_on(platform: Platform, topic: str, n: int) -> list[dict[str, Any]] | None:
+    found = [letter for letter in platform.dead_letters() if letter["letter"].get("topic") == topic]
+    return found if len(found) >= n else None
+
+
 def test_bad_items_do_not_stop_valid_ones(
-    api: httpx.Client, device: Device, station: dict[str, Any]
+    platform: Platform, api: httpx.Client, device: Device, station: dict[str, Any]
 ) -> None:
     topic = f"things/{station['id']}/data/sensors"
     device.publish(topic, b"this is not json")
@@ -229,6 +234,47 @@ def test_bad_items_do_not_stop_valid_ones(
     streams = api.get(f"/v1/stations/{station['id']}/streams").json()["data"]
     assert [s["alias"] for s in streams] == ["temp"]
     assert device.client.is_connected()
+
+    letters = eventually(lambda: letters_on(platform, topic, 4))
+    assert letters is not None
+    reasons = sorted(letter["reason"] for letter in letters)
+    assert [r.split(":")[0] for r in reasons] == [
+        "3 item(s) could not be stored",
+        "payload is not JSON",
+        "payload is not JSON",
+        "payload of 132096 bytes exceeds the AWS IoT limit of 131072",
+    ]
+    too_big = next(letter for letter in letters if "exceeds" in letter["reason"])
+    assert too_big["redrivable"] is False
+    items = next(letter for letter in letters if letter["letter"].get("items"))
+    assert items["function"] == "mqtt_ingest" and items["redrivable"] is True
+    assert [(i["index"], i["field"], i["reason"]) for i in items["letter"]["items"]] == [
+        (2, "[2].id", "id must be a non-empty string (the stream alias)"),
+        (0, "[0].value", "must be a finite number for a float stream"),
+        (
+            1,
+            "[1].id",
+            "no stream with alias 'unknown-alias' in bucket 'sensors', and the pool does not auto-create streams",
+        ),
+    ]
+
+
+def test_a_redrive_stores_what_failed_once_the_cause_is_fixed(
+    platform: Platform, api: httpx.Client, device: Device, station: dict[str, Any]
+) -> None:
+    topic = f"things/{station['id']}/data/later"
+    device.publish(topic, [{"id": "humidity", "value": 40.5, "timestamp": BASE_MS}])
+    assert eventually(lambda: letters_on(platform, topic, 1))
+    api.patch(f"/v1/pools/{station['pool']['id']}", json={"autoCreateStreams": True}).raise_for_status()
+
+    outcome = platform.redrive()
+
+    assert outcome["redriven"] >= 1
+    assert letters_on(platform, topic, 1) is None
+    streams = api.get(f"/v1/stations/{station['id']}/streams").json()["data"]
+    humidity = next(s for s in streams if s["alias"] == "humidity")
+    assert humidity["bucket"] == "later" and humidity["type"] == "float"
+    assert intervals(api, humidity["id"]) == [{"timestamp": "2026-05-28T20:26:40.000Z", "value": 40.5}]
 
 
 def test_unknown_aliases_create_streams_when_the_pool_allows(

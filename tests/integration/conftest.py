@@ -49,6 +49,18 @@ class Platform:
         response.raise_for_status()
         return int(response.json()["drained"])
 
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """The MQTT dead-letter queue's letters (they stay in the queue)."""
+        response = httpx.get(f"{self.url}/_local/dlq", timeout=60)
+        response.raise_for_status()
+        return list(response.json()["data"])
+
+    def redrive(self) -> dict[str, Any]:
+        """Re-run the dead letters through their functions; what happened to each."""
+        response = httpx.post(f"{self.url}/_local/dlq/redrive", timeout=60)
+        response.raise_for_status()
+        return dict(response.json())
+
     def fire(self, function: str) -> Any:
         """Run a scheduled function now; its result."""
         response = httpx.post(f"{self.url}/_local/schedules/{function}", timeout=60)

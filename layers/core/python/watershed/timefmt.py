@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +12,9 @@ from watershed.errors import ValidationError
 
 DAY_MS = 86_400_000
 MAX_FUTURE_MS = DAY_MS
+LATEST_MS = 221_845_392_000_000
+"""9000-01-01: later instants cannot be formatted, bucketed by month or stored as a DynamoDB number safely."""
+EPOCH_MS = re.compile(r"^-?[0-9]+$")
 
 
 def now_ms() -> int:
@@ -21,9 +26,11 @@ def parse_time(value: Any, field: str, *, bounded: bool = True) -> int:
     ms: int
     if isinstance(value, bool):
         raise ValidationError("timestamp must be ISO-8601 or epoch milliseconds", field)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError("timestamp must be a finite number", field)
     if isinstance(value, int | float):
         ms = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif isinstance(value, str) and EPOCH_MS.match(value.strip()):
         ms = int(value.strip())
     elif isinstance(value, str):
         text = value.strip()
@@ -39,6 +46,8 @@ def parse_time(value: Any, field: str, *, bounded: bool = True) -> int:
         ms = round(parsed.timestamp() * 1000) if ms >= 0 else ms
     else:
         raise ValidationError("timestamp must be ISO-8601 or epoch milliseconds", field)
+    if ms > LATEST_MS:
+        raise ValidationError("timestamp lies after the year 9000", field)
     if bounded:
         if ms < 0:
             raise ValidationError("timestamp lies before 1970", field)

@@ -12,6 +12,8 @@ from watershed.errors import ValidationError
 
 LABEL = re.compile(r"^[a-zA-Z0-9\-_:@.]+$")
 ALIAS = re.compile(r"^[a-zA-Z0-9\-_:@./]{1,128}$")
+WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
+"""ASCII digits only: str.isdigit() also accepts '²', which int() refuses."""
 
 
 def path(prefix: str, name: str) -> str:
@@ -52,7 +54,7 @@ def number(value: Any, field: str, lo: float | None = None, hi: float | None = N
 
 
 def integer(value: Any, field: str, lo: int, hi: int) -> int:
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and WHOLE_NUMBER.match(value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ValidationError(f"must be an integer from {lo} to {hi}", field)

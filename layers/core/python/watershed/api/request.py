@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -35,7 +36,7 @@ class Request:
         if not self.body.strip():
             raise ValidationError("request body is required", None)
         try:
-            return json.loads(self.body)
+            return json.loads(self.body, parse_constant=_refuse_constant, parse_float=_finite_float)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValidationError(f"body is not valid JSON: {exc}", None) from None
 
@@ -43,6 +44,18 @@ class Request:
         """This request's path with some query parameters replaced (for nextLink)."""
         query = {**self.query, **params}
         return f"{self.path}?{urlencode(query)}"
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259), though Python's parser takes them."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range for a number")
+    return number
 
 
 @dataclass

@@ -98,6 +98,8 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", "/v1/streams/{id}/objects/{timestamp}", "objects", "native_objects:get_object", R),
     _r("POST", "/v1/exports", "exports", "native_objects:create_export", R),
     _r("GET", "/v1/exports/{id}", "exports", "native_objects:get_export", R),
+    # the API's own description
+    _r("GET", "/v1/openapi.json", "catalog", "native_meta:openapi_document", Scope.NONE, auth=AuthMode.NONE),
 )
 
 

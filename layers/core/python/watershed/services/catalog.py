@@ -196,7 +196,7 @@ def list_stations(principal: Principal, pool_id: str, after: str | None) -> Iter
 # streams
 
 
-def _alias_guard(station: str, bucket: str, alias: str) -> str:
+def alias_guard(station: str, bucket: str, alias: str) -> str:
     return f"ALIAS#{station}#{bucket}#{alias}"
 
 
@@ -240,7 +240,7 @@ def create_stream_in(station: dict[str, Any], body: Any) -> dict[str, Any]:
     }
     guards = {}
     if doc["alias"]:
-        guards[_alias_guard(station["id"], bucket, doc["alias"])] = {
+        guards[alias_guard(station["id"], bucket, doc["alias"])] = {
             "field": "alias", "stream": doc["id"], "org": station["org"],
         }
     store.create("stream", doc, ("station", station["id"]), guards)
@@ -261,7 +261,7 @@ def get_stream_any(stream_id: str) -> dict[str, Any] | None:
 
 def find_stream_by_alias(station_id: str, bucket: str, alias: str) -> dict[str, Any] | None:
     """The stream with this alias in (station, bucket): one GetItem on the guard, one on the stream."""
-    guard = store.get_lookup(_alias_guard(station_id, bucket, alias))
+    guard = store.get_lookup(alias_guard(station_id, bucket, alias))
     return None if guard is None else store.get("stream", guard["stream"])
 
 
@@ -275,10 +275,10 @@ def update_stream(principal: Principal, stream_id: str, body: Any) -> dict[str, 
     drop: list[str] = []
     if "alias" in body and body["alias"] != doc.get("alias"):
         if doc.get("alias"):
-            drop.append(_alias_guard(doc["station"], doc["bucket"], doc["alias"]))
+            drop.append(alias_guard(doc["station"], doc["bucket"], doc["alias"]))
         doc["alias"] = v.alias(body["alias"]) if body["alias"] is not None else None
         if doc["alias"]:
-            add[_alias_guard(doc["station"], doc["bucket"], doc["alias"])] = {
+            add[alias_guard(doc["station"], doc["bucket"], doc["alias"])] = {
                 "field": "alias", "stream": stream_id, "org": doc["org"],
             }
     if "name" in body:
@@ -309,7 +309,7 @@ def _remove_stream(doc: dict[str, Any], counts: dict[str, int]) -> None:
     rollups.delete_stream(doc["id"])
     keys = [(store.entity_pk("stream", doc["id"]), store.META)]
     if doc.get("alias"):
-        keys.append((_alias_guard(doc["station"], doc["bucket"], doc["alias"]), store.GUARD))
+        keys.append((alias_guard(doc["station"], doc["bucket"], doc["alias"]), store.GUARD))
     store.delete_items(keys)
     counts["streams"] += 1
 

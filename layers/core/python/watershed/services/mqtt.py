@@ -255,7 +255,7 @@ def _station_key(station_id: str) -> tuple[str, str]:
 
 
 def _guard_key(station_id: str, bucket: str, alias: str) -> tuple[str, str]:
-    return cat._alias_guard(station_id, bucket, alias), store.GUARD
+    return cat.alias_guard(station_id, bucket, alias), store.GUARD
 
 
 class _Streams:

@@ -1,0 +1,509 @@
+"""The OpenAPI 3.0 description of the native API v1, built from the route table.
+
+A route is declared once, in watershed.api.routes; this module adds only what the table does not
+know: per operation, its summary, query parameters, request body and answers (OPERATIONS, keyed by
+the route's operation name). build() walks ROUTES, so a route without an entry here fails loudly
+instead of going undocumented. Served at `GET /v1/openapi.json`; docs/api.md summarises it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from watershed.api.routes import ROUTES, AuthMode, Route
+
+Schema = dict[str, Any]
+PREFIX = "/v1/"
+TITLE = "Watershed native API"
+VERSION = "1.0.0"
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {**schema, "nullable": True}
+
+
+def _list_of(item: Schema) -> Schema:
+    """The list envelope of DESIGN §7 around one item schema."""
+    return {
+        "type": "object",
+        "required": ["data", "paging"],
+        "properties": {"data": {"type": "array", "items": item}, "paging": _ref("Paging")},
+    }
+
+
+def _body(properties: dict[str, Schema], required: tuple[str, ...] = ()) -> Schema:
+    """A request object: unknown fields are a 400, so they are not allowed here either."""
+    schema: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+TIME_IN: Schema = {
+    "oneOf": [{"type": "string", "description": "ISO-8601 with any offset"},
+              {"type": "integer", "minimum": 0, "description": "epoch milliseconds"}],
+}
+TIME_OUT: Schema = {"type": "string", "format": "date-time", "description": "ISO-8601 UTC with milliseconds"}
+NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": r"\S"}
+ALIAS: Schema = {"type": "string", "pattern": r"^[a-zA-Z0-9\-_:@./]{1,128}$"}
+LABEL: Schema = {"type": "string", "pattern": r"^[a-zA-Z0-9\-_:@.]+$", "maxLength": 128}
+STREAM_TYPES = ["float", "integer", "boolean", "string", "coordinate", "hex", "json", "object"]
+OBJECT_VALUE: Schema = {
+    "type": "object",
+    "required": ["key", "size", "contentType", "sha256"],
+    "properties": {"key": {"type": "string"}, "size": {"type": "integer"},
+                   "contentType": {"type": "string"}, "sha256": {"type": "string"}},
+}
+LOCATION: Schema = {
+    "type": "object",
+    "required": ["lat", "lon"],
+    "additionalProperties": False,
+    "properties": {"lat": {"type": "number", "minimum": -90, "maximum": 90},
+                   "lon": {"type": "number", "minimum": -180, "maximum": 180}},
+}
+AGGREGATE_FIELDS: dict[str, Schema] = {
+    "period": {"type": "string", "description": "15m, Nm, Nh (up to 24h), 1d, 1w, 1mo", "example": "1h"},
+    "fn": {"type": "string", "description": "comma-separated: avg, min, max, sum, count, first, last"},
+    "tz": {"type": "string", "description": "IANA time zone; the stream's by default"},
+    "fill": {"type": "string", "enum": ["none", "null", "previous"]},
+}
+
+COMPONENTS: dict[str, Schema] = {
+    "Error": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string", "example": "invalid_request"},
+            "message": {"type": "string"},
+            "field": {"type": "string", "description": "the body path (`[3].value`) or the parameter at fault"},
+        },
+    },
+    "Paging": {
+        "type": "object",
+        "required": ["afterCursor", "nextLink"],
+        "properties": {"afterCursor": _nullable({"type": "string"}), "nextLink": _nullable({"type": "string"})},
+    },
+    "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+    "Pool": {
+        "type": "object",
+        "required": ["id", "name", "description", "autoCreateStreams", "created"],
+        "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"},
+                       "autoCreateStreams": {"type": "boolean"}, "created": TIME_OUT, "updated": TIME_OUT},
+    },
+    "PoolCreate": _body({"name": NAME, "description": {"type": "string", "maxLength": 2048},
+                         "autoCreateStreams": {"type": "boolean"}}, ("name",)),
+    "PoolUpdate": _body({"name": NAME, "description": {"type": "string", "maxLength": 2048},
+                         "autoCreateStreams": {"type": "boolean"}}),
+    "Station": {
+        "type": "object",
+        "required": ["id", "pool", "name", "key", "labels", "isOnline", "created"],
+        "properties": {
+            "id": {"type": "string"}, "pool": {"type": "string"}, "name": {"type": "string"},
+            "key": {"type": "string"}, "labels": {"type": "array", "items": {"type": "string"}},
+            "serialNumber": _nullable({"type": "string"}), "model": _nullable({"type": "string"}),
+            "location": _nullable(LOCATION), "isOnline": {"type": "boolean"},
+            "lastOnlineTime": _nullable(TIME_OUT), "created": TIME_OUT, "updated": TIME_OUT,
+        },
+    },
+    "StationCreate": _body(
+        {"name": NAME, "key": ALIAS, "labels": {"type": "array", "items": LABEL, "maxItems": 50},
+         "serialNumber": _nullable({"type": "string", "maxLength": 256}),
+         "model": _nullable({"type": "string", "maxLength": 256}), "location": _nullable(LOCATION)},
+        ("name",)),
+    "StationUpdate": _body(
+        {"name": NAME, "key": ALIAS, "labels": {"type": "array", "items": LABEL, "maxItems": 50},
+         "serialNumber": _nullable({"type": "string", "maxLength": 256}),
+         "model": _nullable({"type": "string", "maxLength": 256}), "location": _nullable(LOCATION)}),
+    "Stream": {
+        "type": "object",
+        "required": ["id", "pool", "station", "name", "type", "bucket", "timeZone", "created"],
+        "properties": {
+            "id": {"type": "string"}, "pool": {"type": "string"}, "station": {"type": "string"},
+            "name": {"type": "string"}, "type": {"type": "string", "enum": STREAM_TYPES},
+            "unit": _nullable({"type": "string"}), "alias": _nullable({"type": "string"}),
+            "bucket": {"type": "string"}, "timeZone": {"type": "string"},
+            "retentionDays": _nullable({"type": "integer"}), "created": TIME_OUT, "updated": TIME_OUT,
+        },
+    },
+    "StreamCreate": _body(
+        {"name": NAME, "type": {"type": "string", "enum": STREAM_TYPES},
+         "unit": _nullable({"type": "string", "maxLength": 32}), "alias": _nullable(ALIAS), "bucket": ALIAS,
+         "timeZone": {"type": "string", "example": "Europe/Berlin"},
+         "retentionDays": _nullable({"type": "integer", "minimum": 1, "maximum": 36500})},
+        ("name", "type")),
+    "StreamUpdate": _body(
+        {"name": NAME, "unit": _nullable({"type": "string", "maxLength": 32}), "alias": _nullable(ALIAS),
+         "timeZone": {"type": "string"},
+         "retentionDays": _nullable({"type": "integer", "minimum": 1, "maximum": 36500}),
+         "type": {"type": "string", "description": "must equal the current type"},
+         "bucket": {"type": "string", "description": "must equal the current bucket"}}),
+    "Deleted": {
+        "type": "object",
+        "required": ["deleted"],
+        "properties": {"deleted": {
+            "type": "object",
+            "required": ["pools", "stations", "streams", "intervals"],
+            "properties": {name: {"type": "integer"} for name in ("pools", "stations", "streams", "intervals")},
+        }},
+    },
+    "ApiKey": {
+        "type": "object",
+        "required": ["id", "name", "scopes", "pools", "prefix", "created"],
+        "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                       "scopes": {"type": "array", "items": {"type": "string", "enum": ["read", "write", "admin"]}},
+                       "pools": {"type": "array", "items": {"type": "string"}}, "prefix": {"type": "string"},
+                       "created": TIME_OUT},
+    },
+    "ApiKeyCreate": _body(
+        {"name": NAME,
+         "scopes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["read", "write", "admin"]}},
+         "pools": {"type": "array", "items": {"type": "string"}}},
+        ("name", "scopes")),
+    "ApiKeyCreated": {
+        "allOf": [_ref("ApiKey"), {"type": "object", "required": ["key"],
+                                   "properties": {"key": {"type": "string", "description": "shown only once"}}}],
+    },
+    "Interval": {
+        "type": "object",
+        "required": ["timestamp", "value"],
+        "properties": {"timestamp": TIME_OUT, "value": {"description": "typed by the stream"}},
+    },
+    "IntervalIn": {
+        "type": "object",
+        "required": ["timestamp", "value"],
+        "additionalProperties": False,
+        "properties": {"timestamp": TIME_IN, "value": {"description": "typed by the stream"}},
+    },
+    "StreamIntervalIn": {
+        "type": "object",
+        "required": ["stream", "timestamp", "value"],
+        "additionalProperties": False,
+        "properties": {"stream": {"type": "string"}, "timestamp": TIME_IN, "value": {}},
+    },
+    "Accepted": {"type": "object", "required": ["accepted"], "properties": {"accepted": {"type": "integer"}}},
+    "DeletedCount": {"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "integer"}}},
+    "StationLatest": {
+        "type": "object",
+        "required": ["stream", "name", "timestamp", "value"],
+        "properties": {"stream": {"type": "string"}, "name": {"type": "string"},
+                       "alias": _nullable({"type": "string"}), "bucket": _nullable({"type": "string"}),
+                       "timestamp": _nullable(TIME_OUT), "value": {"nullable": True}},
+    },
+    "AggregateSource": {
+        "type": "object",
+        "required": ["levels", "rollupItems", "rawItems"],
+        "properties": {"levels": {"type": "array", "items": {"type": "string"}},
+                       "rollupItems": {"type": "integer"}, "rawItems": {"type": "integer"}},
+    },
+    "AggregateRow": {
+        "type": "object",
+        "required": ["timestamp"],
+        "properties": {"timestamp": TIME_OUT},
+        "additionalProperties": {"description": "one value per function asked for", "nullable": True},
+    },
+    "AggregatePage": {
+        "type": "object",
+        "required": ["data", "fromRaw", "period", "timeZone", "source", "paging"],
+        "properties": {
+            "data": {"type": "array", "items": _ref("AggregateRow")},
+            "fromRaw": {"type": "array", "items": TIME_OUT}, "period": {"type": "string"},
+            "timeZone": {"type": "string"}, "source": _ref("AggregateSource"), "paging": _ref("Paging"),
+        },
+    },
+    "QueryRequest": _body(
+        {"streams": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "string"}},
+         "start": TIME_IN, "end": TIME_IN, **AGGREGATE_FIELDS,
+         "limit": {"type": "integer", "minimum": 1, "maximum": 5000}, "cursor": {"type": "string"}},
+        ("streams", "period")),
+    "QueryPage": {
+        "type": "object",
+        "required": ["data", "period", "source", "paging"],
+        "properties": {
+            "data": {"type": "array", "items": {
+                "type": "object",
+                "required": ["stream", "timeZone", "data", "fromRaw"],
+                "properties": {"stream": {"type": "string"}, "timeZone": {"type": "string"},
+                               "data": {"type": "array", "items": _ref("AggregateRow")},
+                               "fromRaw": {"type": "array", "items": TIME_OUT}},
+            }},
+            "period": {"type": "string"}, "source": _ref("AggregateSource"), "paging": _ref("Paging"),
+        },
+    },
+    "MqttCredentials": {
+        "type": "object",
+        "required": ["stationId", "clientId", "username", "password", "topics"],
+        "properties": {"stationId": {"type": "string"}, "clientId": {"type": "string"},
+                       "username": {"type": "string"}, "password": {"type": "string"},
+                       "topics": {"type": "object", "additionalProperties": {"type": "string"}}},
+    },
+    "ConfigPut": _body({"configs": {"type": "object", "maxProperties": 200}, "partialUpdate": {"type": "boolean"}},
+                       ("configs",)),
+    "Config": {
+        "type": "object",
+        "required": ["name", "stationId", "configs", "expected", "reported", "delta"],
+        "properties": {
+            "name": {"type": "string"}, "stationId": {"type": "string"},
+            "configs": {"type": "array", "items": {"type": "object", "required": ["key"],
+                                                   "properties": {"key": {"type": "string"}}}},
+            "expected": {"type": "object"}, "reported": {"type": "object"}, "delta": {"type": "object"},
+            "lastConfigTime": _nullable(TIME_OUT), "lastReportTime": _nullable(TIME_OUT),
+        },
+    },
+    "ObjectEnvelope": _body(
+        {"content": {"type": "string", "description": "base64"},
+         "compression": {"type": "string", "enum": ["none", "gzip", "bzip2", "zlib"]},
+         "contentType": {"type": "string", "example": "image/png"}, "timestamp": TIME_IN},
+        ("content",)),
+    "ObjectInterval": {
+        "type": "object",
+        "required": ["timestamp", "value"],
+        "properties": {"timestamp": TIME_OUT, "value": OBJECT_VALUE},
+    },
+    "ObjectUrl": {
+        "allOf": [OBJECT_VALUE, {"type": "object", "required": ["url", "expiresIn"],
+                                 "properties": {"url": {"type": "string"}, "expiresIn": {"type": "integer"}}}],
+    },
+    "UploadStart": _body({"contentType": {"type": "string"}, "timestamp": TIME_IN}),
+    "Upload": {
+        "type": "object",
+        "required": ["upload", "url", "method", "headers", "timestamp", "expiresIn"],
+        "properties": {"upload": {"type": "string"}, "url": {"type": "string"}, "method": {"type": "string"},
+                       "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                       "timestamp": {"type": "integer", "description": "epoch ms"},
+                       "expiresIn": {"type": "integer"}},
+    },
+    "ExportRequest": _body(
+        {"streams": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string"}},
+         "start": TIME_IN, "end": TIME_IN,
+         "aggregation": _body(AGGREGATE_FIELDS, ("period",)),
+         "format": {"type": "string", "enum": ["csv", "ndjson"]}, "async": {"type": "boolean"}},
+        ("streams", "start", "end")),
+    "Export": {
+        "type": "object",
+        "required": ["id", "status", "format", "streams", "start", "end", "created", "updated"],
+        "properties": {
+            "id": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "running", "done", "failed"]},
+            "format": {"type": "string"}, "streams": {"type": "array", "items": {"type": "string"}},
+            "start": TIME_OUT, "end": TIME_OUT, "aggregation": {"type": "object", "nullable": True},
+            "rows": _nullable({"type": "integer"}), "created": TIME_OUT, "updated": TIME_OUT,
+            "url": {"type": "string"}, "expiresIn": {"type": "integer"}, "error": _nullable({"type": "string"}),
+        },
+    },
+}
+
+
+def _query(name: str, schema: Schema, description: str = "", required: bool = False) -> Schema:
+    parameter: Schema = {"name": name, "in": "query", "required": required, "schema": schema}
+    if description:
+        parameter["description"] = description
+    return parameter
+
+
+LIMIT_100 = _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50})
+CURSOR = _query("cursor", {"type": "string"}, "afterCursor of the previous page")
+TIME_PARAM: Schema = {"type": "string", "description": "ISO-8601 (any offset) or epoch milliseconds"}
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What the route table does not say about one operation."""
+
+    summary: str
+    tag: str
+    status: int = 200
+    response: Schema | None = None
+    body: Schema | None = None
+    body_required: bool = True
+    query: tuple[Schema, ...] = ()
+    errors: tuple[int, ...] = ()
+    extra_responses: dict[int, Schema] = field(default_factory=dict)
+    content: dict[str, Schema] = field(default_factory=dict)
+
+
+OPERATIONS: dict[str, Doc] = {
+    "health": Doc("Liveness of the API", "meta", response=_ref("Health")),
+    "native_meta:openapi_document": Doc("This OpenAPI document", "meta", response={"type": "object"}),
+    # pools
+    "create_pool": Doc("Create a pool", "pools", 201, _ref("Pool"), _ref("PoolCreate"), errors=(409,)),
+    "list_pools": Doc("List pools", "pools", response=_list_of(_ref("Pool")), query=(LIMIT_100, CURSOR)),
+    "get_pool": Doc("Get a pool", "pools", response=_ref("Pool")),
+    "update_pool": Doc("Update a pool", "pools", response=_ref("Pool"), body=_ref("PoolUpdate")),
+    "delete_pool": Doc("Delete a pool with everything under it", "pools", response=_ref("Deleted")),
+    # stations
+    "create_station": Doc("Create a station in a pool", "stations", 201, _ref("Station"), _ref("StationCreate"),
+                          errors=(409,)),
+    "list_stations": Doc(
+        "List a pool's stations", "stations", response=_list_of(_ref("Station")),
+        query=(_query("labels", {"type": "string"}, "comma-separated labels"),
+               _query("labelsMatch", {"type": "string", "enum": ["any", "all"], "default": "any"}),
+               _query("serialNumber", {"type": "string"}), _query("namePrefix", {"type": "string"}),
+               LIMIT_100, CURSOR)),
+    "get_station": Doc("Get a station", "stations", response=_ref("Station")),
+    "update_station": Doc("Update a station", "stations", response=_ref("Station"), body=_ref("StationUpdate"),
+                          errors=(409,)),
+    "delete_station": Doc("Delete a station with everything under it", "stations", response=_ref("Deleted")),
+    # streams
+    "create_stream": Doc("Create a stream at a station", "streams", 201, _ref("Stream"), _ref("StreamCreate"),
+                         errors=(409,)),
+    "list_streams": Doc("List a station's streams", "streams", response=_list_of(_ref("Stream")),
+                        query=(LIMIT_100, CURSOR)),
+    "get_stream": Doc("Get a stream", "streams", response=_ref("Stream")),
+    "update_stream": Doc("Update a stream (type and bucket are fixed)", "streams", response=_ref("Stream"),
+                         body=_ref("StreamUpdate"), errors=(409,)),
+    "delete_stream": Doc("Delete a stream and its intervals", "streams", response=_ref("Deleted")),
+    # keys
+    "create_key": Doc("Create an API key (shown once)", "keys", 201, _ref("ApiKeyCreated"), _ref("ApiKeyCreate")),
+    "list_keys": Doc("List API keys", "keys", response=_list_of(_ref("ApiKey"))),
+    "delete_key": Doc("Revoke an API key", "keys", 204),
+    # intervals
+    "push_stream": Doc(
+        "Push intervals to one stream (upsert; validated whole)", "intervals", response=_ref("Accepted"),
+        body={"type": "array", "maxItems": 10000, "items": _ref("IntervalIn")}, errors=(413, 503)),
+    "push_many": Doc(
+        "Push intervals to several streams", "intervals", response=_ref("Accepted"),
+        body={"type": "array", "maxItems": 10000, "items": _ref("StreamIntervalIn")}, errors=(413, 503)),
+    "delete_range": Doc(
+        "Delete a stream's intervals in [start, end)", "intervals", response=_ref("DeletedCount"),
+        query=(_query("start", TIME_PARAM, required=True), _query("end", TIME_PARAM, required=True)),
+        errors=(503,)),
+    "pull": Doc(
+        "Read a stream's intervals, raw or aggregated (with `period`)", "intervals",
+        response={"anyOf": [_list_of(_ref("Interval")), _ref("AggregatePage")]},
+        query=(_query("start", TIME_PARAM, "inclusive"), _query("end", TIME_PARAM, "exclusive"),
+               _query("order", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}, "raw reads"),
+               _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000},
+                      "1–1000 raw, 1–5000 aggregated"),
+               CURSOR, *(_query(name, schema) for name, schema in AGGREGATE_FIELDS.items()))),
+    "latest": Doc("The last interval of a stream", "intervals", response=_ref("Interval")),
+    "station_latest": Doc("The last interval of each stream of a station", "intervals",
+                          response=_list_of(_ref("StationLatest"))),
+    "query_many": Doc("Aggregates of several streams", "intervals", response=_ref("QueryPage"),
+                      body=_ref("QueryRequest")),
+    # devices
+    "native_devices:rotate_secret": Doc("New MQTT credentials for a station (shown once)", "devices", 201,
+                                        _ref("MqttCredentials")),
+    "native_devices:list_configs": Doc("A station's config groups", "devices", response=_list_of(_ref("Config")),
+                                       query=(_query("name", {"type": "string"}),)),
+    "native_devices:get_config": Doc("One config group", "devices", response=_ref("Config")),
+    "native_devices:put_config": Doc("Set a config group's expected values", "devices", response=_ref("Config"),
+                                     body=_ref("ConfigPut")),
+    "native_devices:delete_config": Doc("Forget a config group", "devices", 204),
+    # objects and exports
+    "native_objects:upload_object": Doc(
+        "Upload an object (raw body with its Content-Type, or a JSON base64 envelope)", "objects", 201,
+        _ref("ObjectInterval"), query=(_query("timestamp", TIME_PARAM, "default: now"),), errors=(413,),
+        content={"application/json": _ref("ObjectEnvelope"),
+                 "application/octet-stream": {"type": "string", "format": "binary"}}),
+    "native_objects:start_upload": Doc("A presigned PUT for a large object", "objects", 201, _ref("Upload"),
+                                       _ref("UploadStart"), body_required=False),
+    "native_objects:complete_upload": Doc("Register an object uploaded with a presigned PUT", "objects", 201,
+                                          _ref("ObjectInterval")),
+    "native_objects:get_object": Doc(
+        "An object's content, or (`as=url`) a presigned URL", "objects",
+        query=(_query("as", {"type": "string", "enum": ["content", "url"], "default": "content"}),),
+        extra_responses={303: {"description": "too large to inline: Location is a presigned URL"}},
+        content={"application/json": _ref("ObjectUrl"), "*/*": {"type": "string", "format": "binary"}}),
+    "native_objects:create_export": Doc(
+        "Export intervals as CSV or NDJSON", "exports", 201, _ref("Export"), _ref("ExportRequest"),
+        extra_responses={202: {"description": "queued; poll Location",
+                               "content": {"application/json": {"schema": _ref("Export")}}}}),
+    "native_objects:get_export": Doc("An export's status and, when done, its URL", "exports",
+                                     response=_ref("Export")),
+}
+
+ERROR_REASONS = {
+    400: "invalid input: the field and the reason",
+    401: "no or unknown credential",
+    403: "the key lacks the scope",
+    404: "no such resource in this organisation",
+    409: "a natural key (station key, stream alias) is taken",
+    413: "too many items or too large a body",
+    503: "storage throttled: says which items were not stored",
+}
+
+
+def documented(routes: tuple[Route, ...] = ROUTES) -> tuple[Route, ...]:
+    """The routes the document describes: every native /v1 route."""
+    return tuple(route for route in routes if route.path.startswith(PREFIX))
+
+
+def operation_id(route: Route) -> str:
+    return route.operation.rpartition(":")[2]
+
+
+def _error_response(status: int) -> Schema:
+    return {"description": ERROR_REASONS[status], "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _operation(route: Route) -> Schema:
+    doc = OPERATIONS[route.operation]
+    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+              for name in re.findall(r"\{(\w+)\}", route.path)]
+    success: Schema = {"description": doc.summary}
+    if doc.content and doc.body is None and route.method == "GET":
+        success["content"] = {media: {"schema": schema} for media, schema in doc.content.items()}
+    elif doc.response is not None:
+        success["content"] = {"application/json": {"schema": doc.response}}
+    responses: dict[str, Schema] = {str(doc.status): success}
+    for status, extra in doc.extra_responses.items():
+        responses[str(status)] = extra
+    public = route.auth is AuthMode.NONE
+    statuses = set(doc.errors) if public else {400, 401, 403, 404, *doc.errors}
+    for status in sorted(statuses):
+        responses[str(status)] = _error_response(status)
+    operation: Schema = {
+        "operationId": operation_id(route),
+        "summary": doc.summary,
+        "tags": [doc.tag],
+        "parameters": params + list(doc.query),
+        "responses": responses,
+        "x-scope": str(route.scope),
+    }
+    if public:
+        operation["security"] = []
+    if doc.body is not None:
+        operation["requestBody"] = {"required": doc.body_required,
+                                    "content": {"application/json": {"schema": doc.body}}}
+    elif doc.content and route.method != "GET":
+        operation["requestBody"] = {"required": True,
+                                    "content": {media: {"schema": schema} for media, schema in doc.content.items()}}
+    return operation
+
+
+def build(routes: tuple[Route, ...] = ROUTES, server_url: str | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of every /v1 route in `routes`."""
+    paths: dict[str, dict[str, Schema]] = {}
+    for route in documented(routes):
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    document: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {
+            "title": TITLE,
+            "version": VERSION,
+            "description": "JSON in camelCase; a list is {data, paging}; errors are {code, message, field}. "
+                           "Generated from the route table (watershed.api.routes).",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": COMPONENTS,
+            "securitySchemes": {
+                "ApiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "`Authorization: ApiKey <key>`; keys have scopes read, write, admin.",
+                },
+            },
+        },
+        "security": [{"ApiKey": []}],
+    }
+    if server_url:
+        document["servers"] = [{"url": server_url}]
+    return document

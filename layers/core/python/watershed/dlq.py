@@ -1,0 +1,180 @@
+"""The MQTT dead-letter queue: `python -m watershed.dlq list|redrive [--max N]` (queue in MQTT_DLQ_URL).
+
+Three kinds of letters land there, and each names the function that should have handled it:
+- the handlers' own (services.mqtt): the reason, the rejected items with index and field, the
+  `function` that ran and the `event` that re-runs just what failed;
+- a topic rule's error action (AWS IoT): `ruleName`, `topic`, `base64OriginalPayload` and
+  `failures[].failedResource`; the local broker adds `function` and `event` when the rule got as far
+  as building one;
+- a Lambda asynchronous invocation that used up its retries (on-failure destination):
+  `requestContext.functionArn` and `requestPayload`.
+A re-drive invokes the function with the event and deletes the letter once the function ran;
+whatever still cannot be stored comes back as a new letter. Letters without an event (a payload
+over the size limit, a rule that never built one) are listed and left in the queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+DLQ_ENV = "MQTT_DLQ_URL"
+LIST_VISIBILITY_S = 30
+"""How long a listed letter stays hidden while the listing pages through the queue."""
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One dead letter: its SQS identity, why it is there, and how to re-drive it (if it can be)."""
+
+    message_id: str
+    receipt: str
+    body: Any
+    reason: str
+    function: str | None
+    event: Any
+
+    @property
+    def redrivable(self) -> bool:
+        return bool(self.function) and isinstance(self.event, dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "messageId": self.message_id,
+            "reason": self.reason,
+            "function": self.function,
+            "redrivable": self.redrivable,
+            "letter": self.body,
+        }
+
+
+def read_letter(message_id: str, receipt: str, raw: str) -> Letter:
+    """A letter of any of the three kinds; an unreadable body is listed as such, never dropped."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return Letter(message_id, receipt, raw, "the letter is not JSON", None, None)
+    if not isinstance(body, dict):
+        return Letter(message_id, receipt, body, "the letter is not a JSON object", None, None)
+    if "requestContext" in body and "requestPayload" in body:
+        context = body.get("requestContext") or {}
+        response = body.get("responsePayload") or {}
+        reason = str(response.get("errorMessage") or context.get("condition") or "asynchronous invocation failed")
+        return Letter(message_id, receipt, body, reason, context.get("functionArn"), body.get("requestPayload"))
+    failures = body.get("failures") or []
+    if failures and isinstance(failures, list):
+        first = failures[0] if isinstance(failures[0], dict) else {}
+        function = body.get("function") or first.get("failedResource")
+        reason = str(first.get("errorMessage") or "the topic rule action failed")
+        return Letter(message_id, receipt, body, reason, function, body.get("event"))
+    return Letter(message_id, receipt, body, str(body.get("reason") or ""), body.get("function"), body.get("event"))
+
+
+def receive(sqs: Any, url: str, max_letters: int, visibility_s: int) -> list[Letter]:
+    """Up to `max_letters` letters, hidden for `visibility_s` so paging sees each once."""
+    letters: dict[str, Letter] = {}
+    while len(letters) < max_letters:
+        answer = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(10, max_letters - len(letters)),
+            VisibilityTimeout=visibility_s,
+            WaitTimeSeconds=0,
+        )
+        messages = answer.get("Messages") or []
+        if not messages:
+            break
+        for message in messages:
+            letters.setdefault(
+                message["MessageId"], read_letter(message["MessageId"], message["ReceiptHandle"], message["Body"])
+            )
+    return list(letters.values())
+
+
+def _release(sqs: Any, url: str, letter: Letter) -> None:
+    """Make a letter visible again right away."""
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=letter.receipt, VisibilityTimeout=0)
+
+
+def list_letters(sqs: Any, url: str, max_letters: int = 100) -> list[dict[str, Any]]:
+    """The letters in the queue (up to `max_letters`), left in it."""
+    letters = receive(sqs, url, max_letters, LIST_VISIBILITY_S)
+    for letter in letters:
+        _release(sqs, url, letter)
+    return [letter.summary() for letter in letters]
+
+
+def redrive(
+    sqs: Any, url: str, invoke: Callable[[str, dict[str, Any]], Any], max_letters: int = 100
+) -> dict[str, Any]:
+    """Re-run up to `max_letters` letters through their functions; each one ran is deleted.
+
+    `invoke(function, event)` raises when the function could not run; that letter stays.
+    """
+    outcome: dict[str, Any] = {"redriven": 0, "skipped": 0, "failed": 0, "letters": []}
+    for letter in receive(sqs, url, max_letters, LIST_VISIBILITY_S):
+        entry = {"messageId": letter.message_id, "function": letter.function, "reason": letter.reason}
+        if not letter.redrivable:
+            _release(sqs, url, letter)
+            outcome["skipped"] += 1
+            outcome["letters"].append({**entry, "result": "skipped: the letter has no event to re-run"})
+            continue
+        assert letter.function is not None
+        try:
+            result = invoke(letter.function, letter.event)
+        except Exception as error:
+            _release(sqs, url, letter)
+            outcome["failed"] += 1
+            outcome["letters"].append({**entry, "result": f"failed: {type(error).__name__}: {error}"})
+            continue
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=letter.receipt)
+        outcome["redriven"] += 1
+        outcome["letters"].append({**entry, "result": result})
+    return outcome
+
+
+class InvocationFailed(RuntimeError):
+    """The function ran and raised (Lambda's `FunctionError`)."""
+
+
+def lambda_invoker(client: Any) -> Callable[[str, dict[str, Any]], Any]:
+    """`invoke(function, event)` through Lambda Invoke (synchronous), by name or ARN."""
+
+    def invoke(function: str, event: dict[str, Any]) -> Any:
+        answer = client.invoke(FunctionName=function, InvocationType="RequestResponse", Payload=json.dumps(event))
+        payload = answer["Payload"].read()
+        result = json.loads(payload) if payload else None
+        if answer.get("FunctionError"):
+            raise InvocationFailed(json.dumps(result)[:500])
+        return result
+
+    return invoke
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m watershed.dlq", description="the MQTT dead-letter queue")
+    parser.add_argument("command", choices=("list", "redrive"))
+    parser.add_argument("--max", type=int, default=100, help="at most this many letters (default 100)")
+    args = parser.parse_args(argv)
+    url = os.environ.get(DLQ_ENV)
+    if not url:
+        print(f"set {DLQ_ENV} to the queue URL (stack output MqttDeadLetterQueue)", file=sys.stderr)
+        return 2
+    import boto3
+
+    sqs = boto3.client("sqs")
+    if args.command == "list":
+        for letter in list_letters(sqs, url, args.max):
+            print(json.dumps(letter, default=str))
+        return 0
+    outcome = redrive(sqs, url, lambda_invoker(boto3.client("lambda")), args.max)
+    print(json.dumps(outcome, default=str, indent=2))
+    return 0 if not outcome["failed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The OpenAPI document is derived from the route table: every /v1 route, nothing else."""
+
+from __future__ import annotations
+
+import re
+
+from watershed.api import openapi
+from watershed.api.routes import ROUTES, AuthMode, Route, Scope
+
+METHODS = {"get", "put", "post", "patch", "delete"}
+
+
+def _operations(document: dict) -> set[tuple[str, str]]:
+    return {(method.upper(), path) for path, item in document["paths"].items() for method in item if method in METHODS}
+
+
+def test_every_v1_route_is_documented_with_its_method_and_nothing_else() -> None:
+    expected = {(r.method, r.path) for r in ROUTES if r.path.startswith("/v1/")}
+    assert _operations(openapi.build()) == expected
+
+
+def test_routes_outside_v1_stay_out_of_the_document() -> None:
+    facade = Route("GET", "/bitpool/stations", "catalog", "health", Scope.READ)
+    assert ("GET", "/bitpool/stations") not in _operations(openapi.build((*ROUTES, facade)))
+
+
+def test_path_parameters_match_the_route_path() -> None:
+    document = openapi.build()
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            declared = {p["name"] for p in operation["parameters"] if p["in"] == "path"}
+            assert declared == set(re.findall(r"\{(\w+)\}", path)), path
+
+
+def test_public_routes_need_no_key_and_the_others_need_an_api_key_header() -> None:
+    document = openapi.build()
+    assert document["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "apiKey", "in": "header", "name": "Authorization",
+        "description": document["components"]["securitySchemes"]["ApiKey"]["description"],
+    }
+    assert document["security"] == [{"ApiKey": []}]
+    for route in ROUTES:
+        if not route.path.startswith("/v1/"):
+            continue
+        operation = document["paths"][route.path][route.method.lower()]
+        if route.auth is AuthMode.NONE:
+            assert operation["security"] == [], route.path
+        else:
+            assert "security" not in operation and {"401", "403"} <= set(operation["responses"]), route.path
+
+
+def test_errors_and_lists_use_the_shared_shapes() -> None:
+    document = openapi.build()
+    error = document["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"code", "message", "field"}
+    list_pools = document["paths"]["/v1/pools"]["get"]["responses"]
+    assert list_pools["400"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    envelope = list_pools["200"]["content"]["application/json"]["schema"]
+    assert set(envelope["properties"]) == {"data", "paging"}
+    assert set(document["components"]["schemas"]["Paging"]["properties"]) == {"afterCursor", "nextLink"}
+
+
+def test_every_schema_reference_resolves() -> None:
+    document = openapi.build()
+    names = set(document["components"]["schemas"])
+    references = set(re.findall(r"#/components/schemas/(\w+)", repr(document)))
+    assert references <= names
