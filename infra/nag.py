@@ -129,7 +129,7 @@ def _rest_api(stack: WatershedStack) -> None:
         "REQUEST authorizer, not Cognito user pools.",
     )
     reasons = {
-        AuthMode.NONE: "Public by nature (health check, OAuth2 token endpoint).",
+        AuthMode.NONE: "Public by nature (health check, OAuth2 token endpoint, the OpenAPI document).",
         AuthMode.HANDLER: "The handler authenticates (services.auth): the credential or the error "
         "shape cannot go through a gateway authorizer (DESIGN §4).",
     }

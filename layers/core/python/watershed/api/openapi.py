@@ -379,7 +379,7 @@ OPERATIONS: dict[str, Doc] = {
         query=(_query("start", TIME_PARAM, "inclusive"), _query("end", TIME_PARAM, "exclusive"),
                _query("order", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}, "raw reads"),
                _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000},
-                      "1–1000 raw, 1–5000 aggregated"),
+                      "1 to 1000 raw, 1 to 5000 aggregated"),
                CURSOR, *(_query(name, schema) for name, schema in AGGREGATE_FIELDS.items()))),
     "latest": Doc("The last interval of a stream", "intervals", response=_ref("Interval")),
     "station_latest": Doc("The last interval of each stream of a station", "intervals",
@@ -507,3 +507,13 @@ def build(routes: tuple[Route, ...] = ROUTES, server_url: str | None = None) -> 
     if server_url:
         document["servers"] = [{"url": server_url}]
     return document
+
+
+def summary_table(routes: tuple[Route, ...] = ROUTES) -> str:
+    """The Markdown table of operations that docs/api.md carries (a unit test keeps them equal)."""
+    rows = ["| method | path | operationId | scope | success | summary |", "|---|---|---|---|---|---|"]
+    for route in documented(routes):
+        doc = OPERATIONS[route.operation]
+        rows.append(f"| {route.method} | `{route.path}` | `{operation_id(route)}` | {route.scope} | {doc.status} "
+                    f"| {doc.summary} |")
+    return "\n".join(rows) + "\n"

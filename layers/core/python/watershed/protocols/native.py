@@ -143,8 +143,10 @@ def create_key(request: Request) -> Reply:
     if not isinstance(pools, list):
         raise ValidationError("pools must be a list of pool ids", "pools")
     for i, pool in enumerate(pools):
+        if not isinstance(pool, str):
+            raise ValidationError("pool ids are strings", f"pools[{i}]")
         try:
-            cat.get_pool(principal, str(pool))
+            cat.get_pool(principal, pool)
         except NotFound:
             raise NotFound("pool not found", f"pools[{i}]") from None
     if principal.pools and not pools:

@@ -18,6 +18,7 @@ STATION_FIELDS = ("name", "key", "labels", "serialNumber", "model", "location")
 STREAM_FIELDS = ("name", "type", "unit", "alias", "bucket", "timeZone", "retentionDays")
 STREAM_MUTABLE = ("name", "unit", "alias", "timeZone", "retentionDays")
 INTERNAL = ("org", "secretHash", "hash")
+MAX_ID_BYTES = 256
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
@@ -33,6 +34,8 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _owned(kind: str, entity_id: str, principal: Principal, field: str = "id") -> dict[str, Any]:
     """An entity of the caller's organisation (and pools); anything else is a 404, never a leak."""
+    if len(entity_id.encode()) > MAX_ID_BYTES:
+        raise NotFound(f"{kind} not found", field)
     doc = store.get(kind, entity_id)
     if doc is None or doc.get("org") != principal.org:
         raise NotFound(f"{kind} not found", field)

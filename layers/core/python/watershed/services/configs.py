@@ -8,6 +8,7 @@ delta: every expected key whose reported value differs.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 KIND = "config"
 BODY_FIELDS = ("configs", "partialUpdate")
 MAX_KEYS = 200
+MAX_BYTES = 65_536
+"""Expected and reported values share one catalog item, and a DynamoDB item holds at most 400 KB."""
 IOT_DATA_ENDPOINT = "IOT_DATA_ENDPOINT"
 
 _iot_data: Any = None
@@ -117,6 +120,8 @@ def _check_values(value: Any, field: str) -> dict[str, Any]:
         raise ValidationError(f"at most {MAX_KEYS} keys per config group", field)
     for key in value:
         v.text(key, f"{field}.{key}", max_len=128)
+    if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_BYTES:
+        raise ValidationError(f"a config group encodes to at most {MAX_BYTES} bytes of JSON", field)
     return dict(value)
 
 

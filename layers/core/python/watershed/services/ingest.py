@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -15,6 +16,8 @@ from watershed.timefmt import parse_time
 MAX_ITEMS = 10_000
 HEX = re.compile(r"^(0x)?[0-9a-fA-F]+$")
 MAX_STRING = 65_536
+MAX_JSON_BYTES = 350_000
+"""The most a json value may encode to: its interval is one DynamoDB item, which holds at most 400 KB."""
 
 
 def check_value(stream_type: StreamType, value: Any, field: str) -> Any:
@@ -45,6 +48,8 @@ def check_value(stream_type: StreamType, value: Any, field: str) -> Any:
     if stream_type is StreamType.COORDINATE:
         return _coordinate(value, field)
     if stream_type is StreamType.JSON:
+        if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_JSON_BYTES:
+            raise ValidationError(f"must encode to at most {MAX_JSON_BYTES} bytes of JSON", field)
         return value
     raise ValidationError("object streams take uploads at /v1/streams/{id}/objects", field)
 

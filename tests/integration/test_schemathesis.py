@@ -1,0 +1,132 @@
+"""Schemathesis against the live local runtime, driven by the document it serves at /v1/openapi.json.
+
+Each /v1 operation gets a bounded, derandomised run in positive and negative mode: no answer may
+be a 5xx, every status must be documented, and JSON answers must match their schema. Path ids are
+real (resources this module creates through the API) half of the time, so operations get past the
+404; DELETEs aim at victims of their own so the other operations keep their fixtures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.specs.openapi import checks as openapi_checks
+
+from tests.integration.conftest import Platform
+from watershed.api import openapi
+
+MAX_EXAMPLES = 10
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    openapi_checks.status_code_conformance,
+    openapi_checks.content_type_conformance,
+    openapi_checks.response_schema_conformance,
+]
+DOCUMENT = openapi.build()
+OPERATIONS = [(route.method, route.path) for route in openapi.documented()]
+
+
+def _has_input(method: str, path: str, *, beside_path: bool = False) -> bool:
+    """Whether negative mode has anything to break (path parameters count unless `beside_path`)."""
+    operation = DOCUMENT["paths"][path][method.lower()]
+    kinds = {p["in"] for p in operation["parameters"]} - ({"path"} if beside_path else set())
+    return bool(kinds) or "requestBody" in operation
+
+
+CASES = [
+    pytest.param(method, path, mode, id=f"{method} {path} {mode.value}")
+    for method, path in OPERATIONS
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if mode is GenerationMode.POSITIVE or _has_input(method, path)
+]
+OBJECT_TS = 1_700_000_000_000
+
+
+@pytest.fixture(scope="module")
+def api_schema(platform: Platform) -> Any:
+    response = httpx.get(f"{platform.url}/v1/openapi.json", timeout=30)
+    assert response.status_code == 200
+    return schemathesis.openapi.from_dict(response.json())
+
+
+def _created(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code in (200, 201, 202), response.text
+    return dict(response.json())
+
+
+def _resources(api: httpx.Client) -> dict[str, str]:
+    """One pool, station, stream... to read and change, and another of each to delete."""
+    ids: dict[str, str] = {}
+    for prefix in ("", "victim_"):
+        pool = _created(api.post("/v1/pools", json={"name": f"{prefix}schemathesis"}))["id"]
+        station = _created(api.post(f"/v1/pools/{pool}/stations", json={"name": "s", "labels": ["fuzz"]}))["id"]
+        stream = _created(api.post(f"/v1/stations/{station}/streams",
+                                   json={"name": "t", "type": "float", "alias": "t"}))["id"]
+        api.post(f"/v1/streams/{stream}/intervals", json=[{"timestamp": OBJECT_TS + i, "value": i} for i in range(5)])
+        api.put(f"/v1/stations/{station}/configs/{prefix}g1", json={"configs": {"rate": 5}})
+        ids.update({f"{prefix}pool": pool, f"{prefix}station": station, f"{prefix}stream": stream,
+                    f"{prefix}group": f"{prefix}g1"})
+    blob = _created(api.post(f"/v1/stations/{ids['station']}/streams", json={"name": "b", "type": "object"}))["id"]
+    api.post(f"/v1/streams/{blob}/objects", params={"timestamp": str(OBJECT_TS)}, content=b"\x00blob",
+             headers={"Content-Type": "application/octet-stream"})
+    upload = _created(api.post(f"/v1/streams/{blob}/objects/uploads", json={}))["upload"]
+    export = _created(api.post("/v1/exports", json={"streams": [ids["stream"]], "start": 0, "end": OBJECT_TS * 2}))
+    key = _created(api.post("/v1/keys", json={"name": "victim", "scopes": ["read"]}))["id"]
+    ids.update({"blob": blob, "upload": upload, "export": export["id"], "victim_key": key})
+    return ids
+
+
+@pytest.fixture(scope="module")
+def real_ids(platform: Platform) -> Iterator[dict[str, str]]:
+    with platform.client() as api:
+        yield _resources(api)
+
+
+def _path_parameters(method: str, path: str, ids: dict[str, str]) -> dict[str, str]:
+    """Real values for the path's parameters; a DELETE gets the victims."""
+    victim = "victim_" if method == "DELETE" else ""
+    kind = path.split("/")[2]
+    if kind == "streams" and "/objects" in path:
+        found = {"id": ids["blob"], "upload": ids["upload"], "timestamp": str(OBJECT_TS)}
+    elif kind == "keys":
+        found = {"id": ids["victim_key"]}
+    elif kind == "exports":
+        found = {"id": ids["export"]}
+    else:
+        found = {"id": ids[f"{victim}{kind[:-1]}"], "group": ids[f"{victim}group"]}
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    return {name: found[name] for name in names}
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), CASES)
+def test_operation_conforms_and_never_fails(
+    platform: Platform, api_schema: Any, real_ids: dict[str, str], method: str, path: str, mode: GenerationMode
+) -> None:
+    operation = api_schema[path][method]
+    strategy = operation.as_strategy(generation_mode=mode)
+    if "{" in path and (mode is GenerationMode.POSITIVE or _has_input(method, path, beside_path=True)):
+        pinned = operation.as_strategy(generation_mode=mode,
+                                       path_parameters=_path_parameters(method, path, real_ids))
+        strategy = st.one_of(strategy, pinned)
+    auth = {"Authorization": f"ApiKey {platform.key}"}
+
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+    @given(case=strategy)
+    def run(case: Any) -> None:
+        response = case.call(base_url=platform.url, headers=auth, timeout=30)
+        case.validate_response(response, checks=CHECKS)
+
+    run()
+
+
+def test_the_served_document_is_the_route_tables(platform: Platform) -> None:
+    served = httpx.get(f"{platform.url}/v1/openapi.json", timeout=30).json()
+    assert served == openapi.build()
