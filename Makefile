@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(PY) -m local
 
 test: $(STAMP) layer
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP) lint-cfn
 	$(VENV)/bin/ruff check .
