@@ -26,6 +26,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from watershed.errors import Unavailable
+from watershed.store import intervals as intervals_store
 from watershed.store.tables import CatalogItem, RollupItem
 
 PERIODS = ("15m", "1h", "1d", "1mo")
@@ -37,13 +38,9 @@ TOMBSTONE_TTL_S = 7 * 86_400
 
 
 @dataclass
-class Usage:
+class Usage(intervals_store.Usage):
     """What the rollups table and the dirty markers cost, counted like store.intervals.usage."""
 
-    read_requests: int = 0
-    items_read: int = 0
-    write_requests: int = 0
-    items_written: int = 0
     marker_read_requests: int = 0
     markers_read: int = 0
     marker_write_requests: int = 0
