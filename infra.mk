@@ -10,20 +10,20 @@ layer:
 	$(PY) scripts/build_layer.py
 
 synth: layer
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 $(PY) app.py
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1,20 $(PY) app.py
 
 node_modules/.bin/cdk: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
 deploy: layer node_modules/.bin/cdk
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 $(CDK) deploy --require-approval broadening $(CDK_ARGS)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1,20 $(CDK) deploy --require-approval broadening $(CDK_ARGS)
 
 diff: layer node_modules/.bin/cdk
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 $(CDK) diff $(CDK_ARGS)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1,20 $(CDK) diff $(CDK_ARGS)
 
 destroy: node_modules/.bin/cdk
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 $(CDK) destroy $(CDK_ARGS)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1,20 $(CDK) destroy $(CDK_ARGS)
 
 # W3005: CDK adds an explicit DependsOn beside a GetAtt (role before function); harmless.
 # W7001: an unused CIDR mapping the CDK Firehose construct emits itself.
