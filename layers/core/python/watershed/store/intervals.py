@@ -14,6 +14,7 @@ from typing import Any
 
 from watershed.errors import Unavailable
 from watershed.model import Interval
+from watershed.store import query
 from watershed.store.tables import IntervalItem
 
 BATCH = 25
@@ -101,48 +102,18 @@ def put_many(stream_id: str, intervals: Sequence[Interval], expires_after_s: int
 def _query(
     stream_id: str, start: int, end: int, descending: bool, limit: int | None, keys_only: bool = False
 ) -> Iterator[dict[str, Any]]:
-    conn = _connection()
-    table = IntervalItem.Meta.table_name
-    last_key: dict[str, Any] | None = None
-    remaining = limit
-    while True:
-        kwargs: dict[str, Any] = {
-            "key_condition_expression": "pk = :p AND sk BETWEEN :a AND :b",
-            "expression_attribute_values": {":p": {"S": stream_id}, ":a": {"N": str(start)}, ":b": {"N": str(end)}},
-            "scan_index_forward": not descending,
-            "consistent_read": True,
-        }
-        if keys_only:
-            kwargs["projection_expression"] = "pk, sk"
-        if remaining is not None:
-            kwargs["limit"] = remaining
-        if last_key:
-            kwargs["exclusive_start_key"] = last_key
-        data = conn.connection.dispatch("Query", {"TableName": table, **_to_wire(kwargs)})
+    params: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {":p": {"S": stream_id}, ":a": {"N": str(start)}, ":b": {"N": str(end)}},
+        "ScanIndexForward": not descending,
+        "ConsistentRead": True,
+    }
+    if keys_only:
+        params["ProjectionExpression"] = "pk, sk"
+    for items in query.pages(IntervalItem, params, limit):
         usage.read_requests += 1
-        items = data.get("Items", [])
         usage.items_read += len(items)
         yield from items
-        if remaining is not None:
-            remaining -= len(items)
-            if remaining <= 0:
-                return
-        last_key = data.get("LastEvaluatedKey")
-        if not last_key:
-            return
-
-
-def _to_wire(kwargs: dict[str, Any]) -> dict[str, Any]:
-    names = {
-        "key_condition_expression": "KeyConditionExpression",
-        "expression_attribute_values": "ExpressionAttributeValues",
-        "scan_index_forward": "ScanIndexForward",
-        "consistent_read": "ConsistentRead",
-        "projection_expression": "ProjectionExpression",
-        "limit": "Limit",
-        "exclusive_start_key": "ExclusiveStartKey",
-    }
-    return {names[k]: v for k, v in kwargs.items()}
 
 
 def query_range(

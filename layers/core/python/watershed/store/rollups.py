@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from watershed.errors import Unavailable
 from watershed.store import intervals as intervals_store
+from watershed.store import query
 from watershed.store.tables import CatalogItem, RollupItem
 
 PERIODS = ("15m", "1h", "1d", "1mo")
@@ -95,29 +96,19 @@ def _decode(period: str, item: dict[str, Any]) -> Bucket:
 
 def read(stream_id: str, period: str, start: int, end: int, page: int = 1000) -> Iterator[Bucket]:
     """Buckets of one period with start <= bucket start < end, in time order, read lazily."""
-    table = RollupItem.Meta.table_name
-    last_key: dict[str, Any] | None = None
-    while True:
-        params: dict[str, Any] = {
-            "TableName": table,
-            "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
-            "ExpressionAttributeValues": {
-                ":p": {"S": _pk(stream_id, period)}, ":a": {"N": str(start)}, ":b": {"N": str(end - 1)},
-            },
-            "ConsistentRead": True,
-            "Limit": page,
-        }
-        if last_key:
-            params["ExclusiveStartKey"] = last_key
-        data = _dispatch(RollupItem, "Query", params)
+    params: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {
+            ":p": {"S": _pk(stream_id, period)}, ":a": {"N": str(start)}, ":b": {"N": str(end - 1)},
+        },
+        "ConsistentRead": True,
+        "Limit": page,
+    }
+    for items in query.pages(RollupItem, params):
         usage.read_requests += 1
-        items = data.get("Items", [])
         usage.items_read += len(items)
         for item in items:
             yield _decode(period, item)
-        last_key = data.get("LastEvaluatedKey")
-        if not last_key:
-            return
 
 
 def write(stream_id: str, puts: Iterable[Bucket], deletes: Iterable[tuple[str, int]]) -> None:
@@ -223,33 +214,19 @@ def _marker(item: dict[str, Any]) -> Marker:
 
 
 def _query_markers(pk: str, bounds: tuple[str, str] | None, limit: int | None) -> Iterator[Marker]:
-    last_key: dict[str, Any] | None = None
-    remaining = limit
-    while remaining is None or remaining > 0:
-        params: dict[str, Any] = {
-            "TableName": CatalogItem.Meta.table_name,
-            "KeyConditionExpression": "pk = :p",
-            "ExpressionAttributeValues": {":p": {"S": pk}},
-            "ConsistentRead": True,
-        }
-        if bounds is not None:
-            params["KeyConditionExpression"] = "pk = :p AND sk BETWEEN :a AND :b"
-            params["ExpressionAttributeValues"].update({":a": {"S": bounds[0]}, ":b": {"S": bounds[1]}})
-        if remaining is not None:
-            params["Limit"] = remaining
-        if last_key:
-            params["ExclusiveStartKey"] = last_key
-        data = _dispatch(CatalogItem, "Query", params)
+    params: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": pk}},
+        "ConsistentRead": True,
+    }
+    if bounds is not None:
+        params["KeyConditionExpression"] = "pk = :p AND sk BETWEEN :a AND :b"
+        params["ExpressionAttributeValues"].update({":a": {"S": bounds[0]}, ":b": {"S": bounds[1]}})
+    for items in query.pages(CatalogItem, params, limit):
         usage.marker_read_requests += 1
-        items = data.get("Items", [])
         usage.markers_read += len(items)
         for item in items:
             yield _marker(item)
-        if remaining is not None:
-            remaining -= len(items)
-        last_key = data.get("LastEvaluatedKey")
-        if not last_key:
-            return
 
 
 def dirty_in(stream_id: str, start: int, end: int) -> set[int]:
