@@ -102,7 +102,9 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_s=5,
         tables={"catalog": RO},
     ),
-    Function("catalog", tables={"catalog": RW, "intervals": RW, "rollups": RW}, timeout_s=29),
+    Function(
+        "catalog", tables={"catalog": RW, "intervals": RW, "rollups": RW}, buckets={"objects": RW}, timeout_s=29
+    ),
     Function("ingest", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RW}),
     Function("query", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RO, "rollups": RO}),
     # MQTT (issue 5): a rule that may see binary selects encode(*, 'base64') (DESIGN §4)

@@ -112,3 +112,18 @@ def test_plain_pushes_to_an_object_stream_are_refused(api: httpx.Client, blob_st
                        json=[{"timestamp": 1_700_000_000_000, "value": "aGVsbG8="}])
     assert refused.status_code == 400
     assert "objects" in refused.json()["message"]
+
+
+def test_deleting_an_object_stream_deletes_its_blobs(
+    platform: Platform, api: httpx.Client, blob_stream: dict[str, Any]
+) -> None:
+    for ts in ("2025-11-24T10:00:00Z", "2025-11-24T11:00:00Z"):
+        stored = api.post(f"/v1/streams/{blob_stream['id']}/objects", content=b"frame", params={"timestamp": ts},
+                          headers={"Content-Type": "image/jpeg"})
+        assert stored.status_code == 201, stored.text
+    prefix = f"{platform.org}/{blob_stream['id']}/"
+    listing = f"{platform.url}/_local/s3/{config.OBJECTS_BUCKET}"
+    assert len(httpx.get(listing, params={"prefix": prefix}).json()["keys"]) == 2
+    deleted = api.delete(f"/v1/stations/{blob_stream['station']}").json()["deleted"]
+    assert deleted == {"pools": 0, "stations": 1, "streams": 1, "intervals": 2, "objects": 2}
+    assert httpx.get(listing, params={"prefix": prefix}).json()["keys"] == []

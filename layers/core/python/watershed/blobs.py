@@ -96,6 +96,15 @@ def delete(bucket: str, key: str) -> None:
     s3().delete_object(Bucket=bucket, Key=key)
 
 
+def delete_prefix(bucket: str, prefix: str) -> int:
+    """Delete every object under a prefix, 1,000 per DeleteObjects; how many were deleted."""
+    pending = list(keys(bucket, prefix))
+    for start in range(0, len(pending), 1000):
+        batch = [{"Key": key} for key in pending[start : start + 1000]]
+        s3().delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+    return len(pending)
+
+
 def presigned_get(bucket: str, key: str, expires_s: int, filename: str | None = None) -> str:
     params: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if filename:

@@ -148,8 +148,10 @@ COMPONENTS: dict[str, Schema] = {
         "required": ["deleted"],
         "properties": {"deleted": {
             "type": "object",
-            "required": ["pools", "stations", "streams", "intervals"],
-            "properties": {name: {"type": "integer"} for name in ("pools", "stations", "streams", "intervals")},
+            "required": ["pools", "stations", "streams", "intervals", "objects"],
+            "properties": {
+                name: {"type": "integer"} for name in ("pools", "stations", "streams", "intervals", "objects")
+            },
         }},
     },
     "ApiKey": {

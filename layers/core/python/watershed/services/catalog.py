@@ -306,6 +306,10 @@ def list_streams(principal: Principal, station_id: str, after: str | None) -> It
 
 
 def _remove_stream(doc: dict[str, Any], counts: dict[str, int]) -> None:
+    if doc.get("type") == StreamType.OBJECT:
+        from watershed.services import objects
+
+        counts["objects"] += objects.remove_stream_blobs(doc["org"], doc["id"])
     """Tombstone first: the REMOVE records of its intervals reach `changes` after the item is gone."""
     rollups.remember_deleted(doc)
     counts["intervals"] += intervals.delete_range(doc["id"], 0, 2**53)
@@ -331,7 +335,7 @@ def _remove_station(doc: dict[str, Any], counts: dict[str, int]) -> None:
 
 
 def _counts() -> dict[str, int]:
-    return {"pools": 0, "stations": 0, "streams": 0, "intervals": 0}
+    return {"pools": 0, "stations": 0, "streams": 0, "intervals": 0, "objects": 0}
 
 
 def delete_stream(principal: Principal, stream_id: str) -> dict[str, int]:

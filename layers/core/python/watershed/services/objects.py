@@ -124,8 +124,18 @@ def from_raw(data: bytes, header_content_type: str | None) -> Blob:
     return Blob(data, kind, None)
 
 
+def stream_prefix(org: str, stream_id: str) -> str:
+    """Where every blob of one object stream lives."""
+    return f"{org}/{stream_id}/"
+
+
 def object_key(stream: Stream, ts: int) -> str:
-    return f"{stream.org}/{stream.id}/{ts}"
+    return f"{stream_prefix(stream.org, stream.id)}{ts}"
+
+
+def remove_stream_blobs(org: str, stream_id: str) -> int:
+    """Delete an object stream's blobs (its cascade delete); how many there were."""
+    return blobs.delete_prefix(config.OBJECTS_BUCKET, stream_prefix(org, stream_id))
 
 
 def store(stream: Stream, blob: Blob, ts: int | None) -> Interval:
