@@ -7,18 +7,15 @@ use put_many / query_range / latest / delete_range only, so the layout can chang
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from watershed.errors import Unavailable
 from watershed.model import Interval
-from watershed.store import query
+from watershed.store import batch, query
 from watershed.store.tables import IntervalItem
 
-BATCH = 25
-MAX_ATTEMPTS = 8
 BACKOFF_BASE_S = 0.05
 
 
@@ -48,26 +45,18 @@ def decode_value(raw: str) -> Any:
     return json.loads(raw)
 
 
+def _count_write(group: list[dict[str, Any]]) -> None:
+    usage.write_requests += 1
+    usage.write_units += sum(_write_units(r) for r in group)
+    usage.items_written += len(group)
+
+
 def _batch_write(requests: list[dict[str, Any]], describe: Any) -> None:
     """BatchWriteItem in groups of 25; UnprocessedItems retried with backoff, else a 503 naming them."""
-    conn = _connection()
-    table = IntervalItem.Meta.table_name
-    for start in range(0, len(requests), BATCH):
-        pending = requests[start : start + BATCH]
-        for attempt in range(MAX_ATTEMPTS):
-            result = conn.connection.dispatch(
-                "BatchWriteItem", {"RequestItems": {table: pending}, "ReturnConsumedCapacity": "TOTAL"}
-            )
-            usage.write_requests += 1
-            usage.write_units += sum(_write_units(r) for r in pending)
-            usage.items_written += len(pending)
-            pending = (result.get("UnprocessedItems") or {}).get(table) or []
-            if not pending:
-                break
-            time.sleep(min(BACKOFF_BASE_S * 2**attempt, 2.0))
-        if pending:
-            failed = [describe(r) for r in pending] + [describe(r) for r in requests[start + BATCH :]]
-            raise Unavailable("DynamoDB did not accept every interval; these were not stored", notStored=failed)
+    unstored = batch.write_all(IntervalItem, requests, _count_write, BACKOFF_BASE_S)
+    if unstored:
+        failed = [describe(r) for r in unstored]
+        raise Unavailable("DynamoDB did not accept every interval; these were not stored", notStored=failed)
 
 
 def _write_units(request: dict[str, Any]) -> int:

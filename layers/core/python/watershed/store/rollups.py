@@ -26,15 +26,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from watershed.errors import Unavailable
+from watershed.store import batch, query
 from watershed.store import intervals as intervals_store
-from watershed.store import query
 from watershed.store.tables import CatalogItem, RollupItem
 
 PERIODS = ("15m", "1h", "1d", "1mo")
 BASE_MS = 15 * 60_000
 SHARDS = 8
-BATCH = 25
-MAX_ATTEMPTS = 8
 TOMBSTONE_TTL_S = 7 * 86_400
 
 
@@ -124,24 +122,19 @@ def write(stream_id: str, puts: Iterable[Bucket], deletes: Iterable[tuple[str, i
     _batch_write(RollupItem, list(requests.values()), markers=False)
 
 
+def _count_write(group: list[dict[str, Any]], *, markers: bool) -> None:
+    if markers:
+        usage.marker_write_requests += 1
+        usage.markers_written += len(group)
+    else:
+        usage.write_requests += 1
+        usage.items_written += len(group)
+
+
 def _batch_write(model: Any, requests: list[dict[str, Any]], *, markers: bool) -> None:
-    table = model.Meta.table_name
-    for first in range(0, len(requests), BATCH):
-        pending = requests[first : first + BATCH]
-        for attempt in range(MAX_ATTEMPTS):
-            result = _dispatch(model, "BatchWriteItem", {"RequestItems": {table: pending}})
-            if markers:
-                usage.marker_write_requests += 1
-                usage.markers_written += len(pending)
-            else:
-                usage.write_requests += 1
-                usage.items_written += len(pending)
-            pending = (result.get("UnprocessedItems") or {}).get(table) or []
-            if not pending:
-                break
-            time.sleep(min(0.05 * 2**attempt, 2.0))
-        if pending:
-            raise Unavailable(f"DynamoDB did not accept {len(pending)} writes to {table}")
+    unstored = batch.write_all(model, requests, lambda group: _count_write(group, markers=markers))
+    if unstored:
+        raise Unavailable(f"DynamoDB did not accept {len(unstored)} writes to {model.Meta.table_name}")
 
 
 def zone_of(stream_id: str) -> str | None:
