@@ -15,6 +15,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -141,13 +142,7 @@ class Functions(Construct):
         for key, access in function.tables.items():
             _grant_table(storage.tables[key], access, role)
         for key, access in function.buckets.items():
-            bucket = storage.buckets[key]
-            if access is Access.READ:
-                bucket.grant_read(role)
-            elif access is Access.WRITE:
-                bucket.grant_write(role)
-            else:
-                bucket.grant_read_write(role)
+            _grant_bucket(storage.buckets[key], access, role)
         for key, access in function.queues.items():
             _grant_queue(storage.queues[key], access, role)
         if function.iot_publish:
@@ -166,6 +161,15 @@ def _grant_queue(queue: sqs.IQueue, access: Access, role: iam.IRole) -> None:
         queue.grant_consume_messages(role)
     if access in (Access.WRITE, Access.READ_WRITE):
         queue.grant_send_messages(role)
+
+
+def _grant_bucket(bucket: s3.IBucket, access: Access, role: iam.IRole) -> None:
+    if access is Access.READ:
+        bucket.grant_read(role)
+    elif access is Access.WRITE:
+        bucket.grant_write(role)
+    else:
+        bucket.grant_read_write(role)
 
 
 def _grant_table(table: dynamodb.Table, access: Access, role: iam.IRole) -> None:
