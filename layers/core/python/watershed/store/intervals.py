@@ -138,6 +138,27 @@ def query_range(
     ]
 
 
+def count_range(stream_id: str, start: int, end: int) -> int:
+    """How many intervals have start <= ts <= end: a Query with Select=COUNT (no values sent)."""
+    params: dict[str, Any] = {
+        "TableName": IntervalItem.Meta.table_name,
+        "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {":p": {"S": stream_id}, ":a": {"N": str(start)}, ":b": {"N": str(end)}},
+        "Select": "COUNT",
+        "ConsistentRead": True,
+    }
+    connection = _connection().connection
+    total = 0
+    while True:
+        data = connection.dispatch("Query", params)
+        usage.read_requests += 1
+        usage.items_read += int(data.get("ScannedCount", 0))
+        total += int(data.get("Count", 0))
+        if not data.get("LastEvaluatedKey"):
+            return total
+        params["ExclusiveStartKey"] = data["LastEvaluatedKey"]
+
+
 def latest(stream_id: str) -> Interval | None:
     found = query_range(stream_id, 0, 2**53, descending=True, limit=1)
     return found[0] if found else None
