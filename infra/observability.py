@@ -2,15 +2,22 @@
 
 Alarms: API 5xx, each function's errors and throttles, DynamoDB throttles per table, messages
 waiting in any dead-letter queue, and lake delivery falling behind.
+
+CloudWatch publishes to the topic only because its policy says so: `enforce_ssl` replaces SNS's
+default policy, so the topic policy must allow `cloudwatch.amazonaws.com` itself (scoped to this
+account's alarms). A prod stage must name a subscriber (`alarmEmail`), or its alarms reach nobody.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -18,12 +25,15 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from functions.manifest import Function, Kind
 from infra.functions import construct_id
 from infra.settings import Settings
 
 PERIOD = Duration.minutes(5)
 API_5XX_THRESHOLD = 5
 LAKE_FRESHNESS_LIMIT_S = 900
+AUTHORIZER_P99_LIMIT_MS = 1000
+"""An uncached API request waits for the REST authorizer; a p99 above a second is felt by clients."""
 
 
 class Observability(Construct):
@@ -40,25 +50,55 @@ class Observability(Construct):
         tables: dict[str, dynamodb.Table],
         queues: dict[str, sqs.IQueue],
         lake_stream: firehose.DeliveryStream | None,
+        functions: Sequence[Function] = (),
     ) -> None:
         super().__init__(scope, construct_id_)
         self.topic = sns.Topic(self, "Alarms", display_name="Watershed alarms", enforce_ssl=True)
+        self._allow_cloudwatch()
         if settings.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+        elif settings.is_prod:
+            raise ValueError(
+                f"stage {settings.stage!r} is a prod stage: set -c alarmEmail=... so its alarms reach someone"
+            )
         self.alarms: dict[str, cloudwatch.Alarm] = {}
+        # Dashboards are global (one namespace for every region): the region keeps stacks apart.
         self.dashboard = cloudwatch.Dashboard(
-            self, "Dashboard", dashboard_name=f"{settings.prefix}", default_interval=Duration.hours(3)
+            self,
+            "Dashboard",
+            dashboard_name=f"{settings.prefix}-{Stack.of(self).region}",
+            default_interval=Duration.hours(3),
         )
         if api is not None:
             self._api(api)
+        kinds = {f.name: f.kind for f in functions}
         for name, handler in handlers.items():
-            self._function(name, handler)
+            self._function(name, handler, kinds.get(name, Kind.WORKER))
         for key, table in tables.items():
             self._table(key, table)
         for name, queue in queues.items():
             self._queue(name, queue)
         if lake_stream is not None:
             self._lake(lake_stream)
+
+    def _allow_cloudwatch(self) -> None:
+        """CloudWatch alarms of this account (and no one else's) may publish to the topic."""
+        stack = Stack.of(self)
+        alarms = stack.format_arn(
+            service="cloudwatch", resource="alarm", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": alarms},
+                },
+            )
+        )
 
     def _alarm(self, name: str, metric: cloudwatch.IMetric, threshold: float, description: str) -> None:
         alarm = cloudwatch.Alarm(
@@ -97,10 +137,18 @@ class Observability(Construct):
             ),
         )
 
-    def _function(self, name: str, handler: lambda_.Function) -> None:
+    def _function(self, name: str, handler: lambda_.Function, kind: Kind) -> None:
         errors = handler.metric_errors(period=PERIOD, statistic="Sum")
         throttles = handler.metric_throttles(period=PERIOD, statistic="Sum")
-        self._alarm(f"{name}_errors", errors, 1, f"function {name} failed")
+        if kind is Kind.REST_AUTHORIZER:
+            # Refusing a wrong key raises `Unauthorized`, which Lambda counts as an error: an errors
+            # alarm would fire on every bad client. Its real failures show as the API's 5xx.
+            duration = handler.metric_duration(period=PERIOD, statistic="p99")
+            self._alarm(
+                f"{name}_duration", duration, AUTHORIZER_P99_LIMIT_MS, f"authorizer {name} p99 is over a second"
+            )
+        else:
+            self._alarm(f"{name}_errors", errors, 1, f"function {name} failed")
         self._alarm(f"{name}_throttles", throttles, 1, f"function {name} was throttled")
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(

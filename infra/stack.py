@@ -107,6 +107,7 @@ class WatershedStack(Stack):
             tables=self.storage.tables,
             queues=queues,
             lake_stream=self.lake.stream,
+            functions=self.manifest,
         )
         self._outputs()
         suppress(self)
