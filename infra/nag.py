@@ -119,11 +119,6 @@ def _rest_api(stack: WatershedStack) -> None:
     )
     acknowledge(
         api,
-        "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-        "API Gateway's account-level CloudWatch role uses the AWS-managed policy made for it.",
-    )
-    acknowledge(
-        api,
         "COG4",
         "Credentials are Watershed API keys and its own OAuth2 JWTs (DESIGN §5), checked by the "
         "REQUEST authorizer, not Cognito user pools.",

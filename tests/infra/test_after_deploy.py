@@ -5,13 +5,19 @@ Each test names the point it covers; each failed on the template before its fix.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Template
+
+from app import build
+from infra.account import ACCOUNT_STACK, AccountStack
 
 from functions.manifest import FUNCTIONS, Kind
 from tests.infra.conftest import PROD_ALARM_EMAIL
-from tests.infra.support import Synth, as_list, references, synthesize
+from tests.infra.support import CONTEXT, Synth, as_list, references, synthesize
 
 
 def _alarm_topic_statements(synth: Synth) -> list[dict[str, Any]]:
@@ -66,3 +72,26 @@ def test_8_dashboard_name_carries_the_region(synth: Synth) -> None:
     (dashboard,) = synth.of_type("AWS::CloudWatch::Dashboard").values()
     name = dashboard["Properties"]["DashboardName"]
     assert {"Ref": "AWS::Region"} in name["Fn::Join"][1]
+
+
+def test_2_no_stage_owns_the_api_gateway_account_setting(synth: Synth) -> None:
+    assert not synth.of_type("AWS::ApiGateway::Account")
+    for role in synth.of_type("AWS::IAM::Role").values():
+        assert "AmazonAPIGatewayPushToCloudWatchLogs" not in json.dumps(role["Properties"].get("ManagedPolicyArns"))
+
+
+def test_2_the_bootstrap_stack_holds_it_retained_and_every_stage_depends_on_it() -> None:
+    app = cdk.App(context={**CONTEXT, "aws:cdk:disable-asset-staging": True}, builtin_cloud_formation_validation=False)
+    stage = build(app)
+    (account,) = [s for s in app.node.children if isinstance(s, AccountStack)]
+    assert account in stage.dependencies
+    assert account.stack_name == ACCOUNT_STACK and not ACCOUNT_STACK.startswith("Watershed-")
+    template = Template.from_stack(account).to_json()["Resources"]
+    (setting_id,) = [k for k, v in template.items() if v["Type"] == "AWS::ApiGateway::Account"]
+    setting = template[setting_id]
+    (role_id,) = references(setting["Properties"]["CloudWatchRoleArn"])
+    for resource in (setting, template[role_id]):
+        assert resource["DeletionPolicy"] == "Retain" and resource["UpdateReplacePolicy"] == "Retain"
+    role = template[role_id]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert "AmazonAPIGatewayPushToCloudWatchLogs" in json.dumps(role["ManagedPolicyArns"])
