@@ -93,6 +93,9 @@ class Function:
 
 
 RW, RO = Access.READ_WRITE, Access.READ
+API_TIMEOUT_S = 25
+"""HTTP functions end a few seconds before API Gateway's 29-second integration timeout (a 504 while
+the function still runs and writes); an IoT authorizer must answer within IoT's 5 seconds."""
 
 FUNCTIONS: tuple[Function, ...] = (
     Function(
@@ -103,12 +106,12 @@ FUNCTIONS: tuple[Function, ...] = (
         tables={"catalog": RO},
     ),
     Function(
-        "catalog", tables={"catalog": RW, "intervals": RW, "rollups": RW}, buckets={"objects": RW}, timeout_s=29
+        "catalog", tables={"catalog": RW, "intervals": RW, "rollups": RW}, buckets={"objects": RW}, timeout_s=API_TIMEOUT_S
     ),
-    Function("ingest", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RW}),
-    Function("query", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RO, "rollups": RO}),
+    Function("ingest", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RW}),
+    Function("query", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RO, "rollups": RO}),
     # MQTT (issue 5): a rule that may see binary selects encode(*, 'base64') (DESIGN §4)
-    Function("mqtt_authorizer", kind=Kind.IOT_AUTHORIZER, memory_mb=256, timeout_s=5, tables={"catalog": RO}),
+    Function("mqtt_authorizer", kind=Kind.IOT_AUTHORIZER, memory_mb=256, timeout_s=4, tables={"catalog": RO}),
     Function(
         "mqtt_ingest",
         kind=Kind.WORKER,
@@ -144,13 +147,18 @@ FUNCTIONS: tuple[Function, ...] = (
         kind=Kind.WORKER,
         tables={"catalog": RW},
         queues={"mqtt_dlq": Access.WRITE},
-        topic_rules=(TopicRule("watershed_presence", "SELECT * FROM '$aws/events/presence/+/+'"),),
+        topic_rules=(
+            TopicRule(
+                "watershed_presence",
+                "SELECT * FROM '$aws/events/presence/+/+' WHERE eventType = 'connected' OR eventType = 'disconnected'",
+            ),
+        ),
     ),
     Function("configs", tables={"catalog": RW}, iot_publish=("things/*/config/expected/*",)),
     # object streams and exports (issue 7)
-    Function("objects", memory_mb=1024, timeout_s=29, tables={"catalog": RO, "intervals": RW},
+    Function("objects", memory_mb=1024, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RW},
              buckets={"objects": RW}),
-    Function("exports", memory_mb=1024, timeout_s=29, tables={"catalog": RO, "intervals": RO, "rollups": RO},
+    Function("exports", memory_mb=1024, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RO, "rollups": RO},
              buckets={"objects": RW}),
     Function("exports_worker", kind=Kind.WORKER, memory_mb=1024, timeout_s=900,
              tables={"catalog": RO, "intervals": RO, "rollups": RO}, buckets={"objects": RW},

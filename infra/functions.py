@@ -20,7 +20,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from functions.manifest import Access, Function
+from functions.manifest import Access, Function, Kind
 from infra.layer import ARCHITECTURE, RUNTIME
 from infra.settings import Settings
 from infra.storage import Storage, bucket_env, queue_env, table_env
@@ -29,6 +29,11 @@ ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
 IOT_PUBLISH_ACTIONS = ["iot:Publish", "iot:RetainPublish"]
 """A retained publish needs both: RetainPublish alone does not allow the publish."""
 IOT_DATA_ENDPOINT_ENV = "IOT_DATA_ENDPOINT"
+API_INTEGRATION_TIMEOUT_S = 29
+API_TIMEOUT_MARGIN_S = 3
+"""An HTTP function must end this much before API Gateway's integration timeout gives up on it."""
+IOT_AUTHORIZER_TIMEOUT_LIMIT_S = 5
+"""AWS IoT waits at most 5 seconds for a custom authorizer's Lambda function."""
 
 
 def construct_id(name: str) -> str:
@@ -90,6 +95,7 @@ class Functions(Construct):
         )
         if unknown:
             raise ValueError(f"function {function.name!r} names unknown tables/buckets/queues {sorted(unknown)}")
+        _check_timeout(function)
         name = construct_id(function.name)
         settings = self.settings
         log_group = logs.LogGroup(
@@ -137,6 +143,9 @@ class Functions(Construct):
             role=role,
             environment=environment,
             description=f"watershed {function.name} ({function.kind})",
+            reserved_concurrent_executions=(
+                settings.mqtt_authorizer_concurrency or None if function.kind is Kind.IOT_AUTHORIZER else None
+            ),
         )
         self.signing_secret.grant_read(role)
         for key, access in function.tables.items():
@@ -153,6 +162,20 @@ class Functions(Construct):
                 )
             )
         return handler
+
+
+def _check_timeout(function: Function) -> None:
+    """HTTP functions end before API Gateway answers 504; an IoT authorizer before IoT stops waiting."""
+    if function.kind is Kind.HTTP and function.timeout_s > API_INTEGRATION_TIMEOUT_S - API_TIMEOUT_MARGIN_S:
+        raise ValueError(
+            f"HTTP function {function.name!r} has timeout_s={function.timeout_s}: at most "
+            f"{API_INTEGRATION_TIMEOUT_S - API_TIMEOUT_MARGIN_S} (API Gateway gives up at {API_INTEGRATION_TIMEOUT_S} s)"
+        )
+    if function.kind is Kind.IOT_AUTHORIZER and function.timeout_s >= IOT_AUTHORIZER_TIMEOUT_LIMIT_S:
+        raise ValueError(
+            f"IoT authorizer {function.name!r} has timeout_s={function.timeout_s}: it must be under "
+            f"{IOT_AUTHORIZER_TIMEOUT_LIMIT_S} (IoT's limit for custom authorizers)"
+        )
 
 
 def _grant_queue(queue: sqs.IQueue, access: Access, role: iam.IRole) -> None:

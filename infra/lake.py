@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import Duration, Size, Stack
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -72,6 +73,15 @@ class Lake(Construct):
         handlers: dict[str, lambda_.Function],
     ) -> None:
         super().__init__(scope, construct_id)
+        # Firehose's delivery errors: without one of ours, CDK makes a log group kept forever.
+        self.error_logs = logs.LogGroup(
+            self,
+            "DeliveryErrors",
+            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+        )
+        error_log_resource = self.error_logs.node.default_child
+        assert isinstance(error_log_resource, logs.CfnLogGroup)
+        error_log_resource.retention_in_days = settings.log_retention_days
         self.stream = firehose.DeliveryStream(
             self,
             "Stream",
@@ -88,6 +98,7 @@ class Lake(Construct):
                 data_output_prefix=DATA_PREFIX,
                 error_output_prefix=ERROR_PREFIX,
                 compression=firehose.Compression.GZIP,
+                logging_config=firehose.EnableLogging(self.error_logs),
                 buffering_interval=Duration.seconds(settings.lake_buffer_seconds),
                 # Dynamic partitioning requires a buffer of at least 64 MiB.
                 buffering_size=Size.mebibytes(64),

@@ -26,6 +26,14 @@ class Settings:
     lake_buffer_seconds: int = 60
     athena_scan_limit_gb: int = 10
     alarm_email: str = ""
+    """Subscribed to the alarm topic; required for prod stages (their alarms must reach someone)."""
+    mqtt_authorizer_concurrency: int = 20
+    """Reserved concurrency of the IoT custom authorizer: a CONNECT flood (signing is disabled, so
+    any client can invoke it) is throttled at this many at once instead of starving every other
+    function of the account's concurrency. 0: none reserved."""
+    lake_active_partitions: int = 500
+    """Firehose's active-partition quota for the lake stream (500 unless raised, docs/deploy.md);
+    the lake alarms when the partition count nears it."""
     iot_data_endpoint: str = ""
     """`https://<id>-ats.iot.<region>.amazonaws.com` (`aws iot describe-endpoint --endpoint-type
     iot:Data-ATS`) for functions that publish; empty: boto3's regional ATS data endpoint."""

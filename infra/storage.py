@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnResource, CustomResource, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -27,6 +28,9 @@ QUEUES = ("mqtt_dlq",)
 """The SQS queues functions may be granted (manifest `queues` keys): `mqtt_dlq` receives what the
 MQTT path could not store (topic rule error actions, failed asynchronous invocations, items a
 handler refused with a reason)."""
+
+AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
+"""CDK's stack-wide function behind `auto_delete_objects` (dev stages)."""
 
 EXPORTS_EXPIRE_DAYS = 7
 """Export files and their status records are disposable: a client re-runs an export."""
@@ -168,6 +172,29 @@ class Storage(Construct):
             )
             for key in QUEUES
         }
+        self._auto_delete_logs(settings, removal)
+
+    def _auto_delete_logs(self, settings: Settings, removal: RemovalPolicy) -> None:
+        """The auto-delete function's log group, with the stage's retention: Lambda would otherwise
+        create `/aws/lambda/<name>` itself on first run, kept forever."""
+        stack = Stack.of(self)
+        provider = stack.node.try_find_child(AUTO_DELETE_PROVIDER)
+        if provider is None:
+            return
+        handler = provider.node.find_child("Handler")
+        assert isinstance(handler, CfnResource)
+        group = logs.CfnLogGroup(
+            self,
+            "AutoDeleteObjectsLogs",
+            log_group_name=Fn.join("", ["/aws/lambda/", handler.ref]),
+            retention_in_days=settings.log_retention_days,
+        )
+        group.apply_removal_policy(removal)
+        for bucket in self.node.children:
+            custom = bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
+            if isinstance(custom, CustomResource):
+                # The group exists before the function first runs (else Lambda makes its own).
+                custom.node.add_dependency(group)
 
     def _table(self, key: str, spec: TableSpec, settings: Settings, removal: RemovalPolicy) -> dynamodb.Table:
         stream = dynamodb.StreamViewType[spec.stream_view_type] if spec.stream_view_type else None

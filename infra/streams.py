@@ -57,7 +57,9 @@ class Streams(Construct):
                 handlers[function.name].add_event_source(
                     sources.DynamoEventSource(
                         tables[stream.table],
-                        starting_position=lambda_.StartingPosition.LATEST,
+                        # A replaced mapping starts over from the oldest record kept (24 h) rather
+                        # than skip the writes made meanwhile; the consumers are idempotent.
+                        starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                         batch_size=stream.batch_size,
                         max_batching_window=Duration.seconds(stream.max_batching_window_s),
                         bisect_batch_on_error=True,

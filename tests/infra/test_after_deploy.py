@@ -14,8 +14,9 @@ from aws_cdk.assertions import Template
 
 from app import build
 from infra.account import ACCOUNT_STACK, AccountStack
+from infra.functions import API_INTEGRATION_TIMEOUT_S, IOT_AUTHORIZER_TIMEOUT_LIMIT_S
 
-from functions.manifest import FUNCTIONS, Kind
+from functions.manifest import FUNCTIONS, Function, Kind
 from tests.infra.conftest import PROD_ALARM_EMAIL
 from tests.infra.support import CONTEXT, Synth, as_list, references, synthesize
 
@@ -95,3 +96,64 @@ def test_2_the_bootstrap_stack_holds_it_retained_and_every_stage_depends_on_it()
     role = template[role_id]["Properties"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
     assert "AmazonAPIGatewayPushToCloudWatchLogs" in json.dumps(role["ManagedPolicyArns"])
+
+
+def test_7_mqtt_authorizer_has_reserved_concurrency_and_answers_within_iot_limit(synth: Synth) -> None:
+    (authorizer,) = [f for f in synth.functions if f.kind is Kind.IOT_AUTHORIZER]
+    props = synth.function(authorizer.name)["Properties"]
+    assert props["ReservedConcurrentExecutions"] == synth.stack.settings.mqtt_authorizer_concurrency > 0
+    assert props["Timeout"] < IOT_AUTHORIZER_TIMEOUT_LIMIT_S
+    others = [f for f in synth.functions if f.kind is not Kind.IOT_AUTHORIZER]
+    assert all("ReservedConcurrentExecutions" not in synth.function(f.name)["Properties"] for f in others)
+
+
+def test_7_an_iot_authorizer_at_iot_limit_is_refused(synthetic_code: Any) -> None:
+    slow = (Function("device_auth", kind=Kind.IOT_AUTHORIZER, timeout_s=IOT_AUTHORIZER_TIMEOUT_LIMIT_S),)
+    with pytest.raises(ValueError, match="under 5"):
+        synthesize(slow, code_root=synthetic_code)
+
+
+def test_7_presence_rule_selects_only_connected_and_disconnected(real: Synth) -> None:
+    (sql,) = [
+        r["Properties"]["TopicRulePayload"]["Sql"]
+        for r in real.of_type("AWS::IoT::TopicRule").values()
+        if "$aws/events/presence/" in r["Properties"]["TopicRulePayload"]["Sql"]
+    ]
+    where = sql.split(" WHERE ", 1)[1]
+    assert where == "eventType = 'connected' OR eventType = 'disconnected'"
+
+
+def test_8_stream_mappings_start_at_trim_horizon(synth: Synth) -> None:
+    mappings = synth.of_type("AWS::Lambda::EventSourceMapping").values()
+    assert mappings
+    assert {m["Properties"]["StartingPosition"] for m in mappings} == {"TRIM_HORIZON"}
+
+
+def test_8_api_functions_end_before_api_gateway_gives_up(synth: Synth) -> None:
+    routed = [f for f in synth.functions if f.routes]
+    for function in routed:
+        assert synth.function(function.name)["Properties"]["Timeout"] <= API_INTEGRATION_TIMEOUT_S - 3
+
+
+def test_8_an_http_function_at_the_integration_limit_is_refused(synthetic_code: Any) -> None:
+    slow = (Function("ingest", timeout_s=API_INTEGRATION_TIMEOUT_S),)
+    with pytest.raises(ValueError, match="at most 26"):
+        synthesize(slow, code_root=synthetic_code)
+
+
+@pytest.mark.parametrize("which", ["real", "synthetic", "prod"])
+def test_8_every_log_group_has_the_stage_retention_and_removal(which: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(which)
+    settings = synth.stack.settings
+    groups = synth.of_type("AWS::Logs::LogGroup")
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == settings.log_retention_days
+        assert group["DeletionPolicy"] == ("Retain" if settings.is_prod else "Delete")
+    # Nothing logs to a group Lambda or Firehose would create (and keep forever) on their own.
+    (delivery,) = synth.of_type("AWS::KinesisFirehose::DeliveryStream").values()
+    logging = delivery["Properties"]["ExtendedS3DestinationConfiguration"]["CloudWatchLoggingOptions"]
+    assert logging["Enabled"] is True and references(logging["LogGroupName"]) <= set(groups)
+    named_after = {ref for g in groups.values() for ref in references(g["Properties"].get("LogGroupName"))}
+    for function_id, function in synth.of_type("AWS::Lambda::Function").items():
+        own = references(function["Properties"].get("LoggingConfig", {}).get("LogGroup"))
+        assert (own and own <= set(groups)) or function_id in named_after, function_id
