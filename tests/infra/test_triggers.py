@@ -27,7 +27,7 @@ def test_each_table_stream_is_a_mapping_with_bisect_partial_failures_and_dlq(syn
     for function, stream in expected:
         (mapping,) = [m for m in mappings if references(m["FunctionName"]) == {synth.function_id(function.name)}]
         assert references(mapping["EventSourceArn"]) == {synth.table_id(stream.table)}
-        assert mapping["StartingPosition"] == "LATEST"
+        assert mapping["StartingPosition"] == "TRIM_HORIZON"
         assert mapping["BatchSize"] == stream.batch_size
         assert mapping["MaximumBatchingWindowInSeconds"] == stream.max_batching_window_s
         assert mapping["BisectBatchOnFunctionError"] is True
