@@ -106,7 +106,10 @@ FUNCTIONS: tuple[Function, ...] = (
         tables={"catalog": RO},
     ),
     Function(
-        "catalog", tables={"catalog": RW, "intervals": RW, "rollups": RW}, buckets={"objects": RW}, timeout_s=API_TIMEOUT_S
+        "catalog",
+        tables={"catalog": RW, "intervals": RW, "rollups": RW},
+        buckets={"objects": RW},
+        timeout_s=API_TIMEOUT_S,
     ),
     Function("ingest", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RW}),
     Function("query", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RO, "rollups": RO}),

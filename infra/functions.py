@@ -166,10 +166,11 @@ class Functions(Construct):
 
 def _check_timeout(function: Function) -> None:
     """HTTP functions end before API Gateway answers 504; an IoT authorizer before IoT stops waiting."""
-    if function.kind is Kind.HTTP and function.timeout_s > API_INTEGRATION_TIMEOUT_S - API_TIMEOUT_MARGIN_S:
+    longest = API_INTEGRATION_TIMEOUT_S - API_TIMEOUT_MARGIN_S
+    if function.kind is Kind.HTTP and function.timeout_s > longest:
         raise ValueError(
-            f"HTTP function {function.name!r} has timeout_s={function.timeout_s}: at most "
-            f"{API_INTEGRATION_TIMEOUT_S - API_TIMEOUT_MARGIN_S} (API Gateway gives up at {API_INTEGRATION_TIMEOUT_S} s)"
+            f"HTTP function {function.name!r} has timeout_s={function.timeout_s}: at most {longest} "
+            f"(API Gateway gives up at {API_INTEGRATION_TIMEOUT_S} s)"
         )
     if function.kind is Kind.IOT_AUTHORIZER and function.timeout_s >= IOT_AUTHORIZER_TIMEOUT_LIMIT_S:
         raise ValueError(

@@ -13,10 +13,9 @@ import pytest
 from aws_cdk.assertions import Template
 
 from app import build
+from functions.manifest import FUNCTIONS, Function, Kind
 from infra.account import ACCOUNT_STACK, AccountStack
 from infra.functions import API_INTEGRATION_TIMEOUT_S, IOT_AUTHORIZER_TIMEOUT_LIMIT_S
-
-from functions.manifest import FUNCTIONS, Function, Kind
 from tests.infra.conftest import PROD_ALARM_EMAIL
 from tests.infra.support import CONTEXT, Synth, as_list, references, synthesize
 
@@ -41,7 +40,8 @@ def test_1_cloudwatch_may_publish_to_the_alarm_topic_for_this_account_only(synth
     source_arn = allow["Condition"]["ArnLike"]["aws:SourceArn"]
     assert ":cloudwatch:" in str(source_arn) and ":alarm:*" in str(source_arn)
     # TLS stays required: the Deny of enforce_ssl is still there beside the Allow.
-    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+    insecure = {"Bool": {"aws:SecureTransport": "false"}}
+    assert any(s["Effect"] == "Deny" and s["Condition"] == insecure for s in statements)
 
 
 def test_1_every_alarm_notifies_the_topic(synth: Synth) -> None:
