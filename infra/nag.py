@@ -54,7 +54,7 @@ def suppress(stack: WatershedStack) -> None:
             "Grants on a table include its own indexes (GSI queries); the wildcard covers only "
             "that table's index names.",
         )
-    for bucket in stack.storage.buckets.values():
+    for bucket in (*stack.storage.buckets.values(), stack.storage.stream_failures):
         acknowledge(
             stack,
             f"IAM5[Resource::<{_logical_id(bucket)}.Arn>/*]",
@@ -91,12 +91,12 @@ def suppress(stack: WatershedStack) -> None:
         "The cursor-signing key is rotated by hand (docs/deploy.md): rotating it invalidates "
         "every outstanding paging cursor, which a schedule must not do silently.",
     )
-    for queue in (*stack.streams.dead_letters.values(), *stack.storage.queues.values()):
+    for queue in stack.storage.queues.values():
         acknowledge(
             queue,
             "SQS3",
-            "This queue is itself a dead-letter queue (IoT rule error action / stream on-failure "
-            "destination); messages are inspected and re-driven from it.",
+            "This queue is itself a dead-letter queue (IoT rule error actions, failed asynchronous "
+            "invocations); messages are inspected and re-driven from it.",
         )
     if stack.rest_api is not None:
         _rest_api(stack)

@@ -20,6 +20,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -32,6 +33,8 @@ from infra.settings import Settings
 PERIOD = Duration.minutes(5)
 API_5XX_THRESHOLD = 5
 LAKE_FRESHNESS_LIMIT_S = 900
+STREAM_FAILURES_PREFIX = "aws/lambda/"
+"""Where Lambda writes an S3 on-failure record: `aws/lambda/<mapping id>/<shard>/YYYY/MM/DD/...`."""
 AUTHORIZER_P99_LIMIT_MS = 1000
 """An uncached API request waits for the REST authorizer; a p99 above a second is felt by clients."""
 
@@ -51,6 +54,7 @@ class Observability(Construct):
         queues: dict[str, sqs.IQueue],
         lake_stream: firehose.DeliveryStream | None,
         functions: Sequence[Function] = (),
+        stream_failures: s3.Bucket | None = None,
     ) -> None:
         super().__init__(scope, construct_id_)
         self.topic = sns.Topic(self, "Alarms", display_name="Watershed alarms", enforce_ssl=True)
@@ -80,6 +84,13 @@ class Observability(Construct):
             self._queue(name, queue)
         if lake_stream is not None:
             self._lake(lake_stream)
+        if stream_failures is not None:
+            self._new_objects(
+                "stream_failures",
+                stream_failures,
+                STREAM_FAILURES_PREFIX,
+                "a table-stream consumer gave up on records (re-drive: python -m watershed.dlq redrive-streams)",
+            )
 
     def _allow_cloudwatch(self) -> None:
         """CloudWatch alarms of this account (and no one else's) may publish to the topic."""
@@ -193,6 +204,20 @@ class Observability(Construct):
         waiting = queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
         self._alarm(f"{name}_dead_letters", waiting, 1, f"messages are waiting in the {name} dead-letter queue")
         self.dashboard.add_widgets(cloudwatch.SingleValueWidget(title=f"{name} dead letters", metrics=[waiting]))
+
+    def _new_objects(self, name: str, bucket: s3.Bucket, prefix: str, description: str) -> None:
+        """Alarm on any object written under `prefix` (S3 request metrics, filtered to the prefix)."""
+        filter_id = construct_id(name)
+        bucket.add_metric(id=filter_id, prefix=prefix)
+        puts = cloudwatch.Metric(
+            namespace="AWS/S3",
+            metric_name="PutRequests",
+            dimensions_map={"BucketName": bucket.bucket_name, "FilterId": filter_id},
+            period=PERIOD,
+            statistic="Sum",
+        )
+        self._alarm(name, puts, 1, description)
+        self.dashboard.add_widgets(cloudwatch.SingleValueWidget(title=f"{name}: objects written", metrics=[puts]))
 
     def _lake(self, stream: firehose.DeliveryStream) -> None:
         freshness = stream.metric("DeliveryToS3.DataFreshness", period=PERIOD, statistic="Maximum")

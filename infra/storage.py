@@ -162,6 +162,11 @@ class Storage(Construct):
                 expire_prefixes={EXPORTS_PREFIX: EXPORTS_EXPIRE_DAYS},
             ),
         }
+        self.stream_failures = self._bucket(
+            "StreamFailures", settings, removal, ia_days=None, access_logs=self.access_logs
+        )
+        """What a table-stream consumer gave up on, each record with the whole batch (Lambda's S3
+        on-failure destination): kept until re-driven (`python -m watershed.dlq redrive-streams`)."""
         self.queues: dict[str, sqs.Queue] = {
             key: sqs.Queue(
                 self,

@@ -157,3 +157,21 @@ def test_8_every_log_group_has_the_stage_retention_and_removal(which: str, reque
     for function_id, function in synth.of_type("AWS::Lambda::Function").items():
         own = references(function["Properties"].get("LoggingConfig", {}).get("LogGroup"))
         assert (own and own <= set(groups)) or function_id in named_after, function_id
+
+
+def test_4_stream_failures_go_to_s3_with_the_whole_batch_and_raise_an_alarm(synth: Synth) -> None:
+    failures = synth.stack.storage.stream_failures
+    bucket_id = synth.logical_id(failures)
+    mappings = synth.of_type("AWS::Lambda::EventSourceMapping").values()
+    assert mappings
+    for mapping in mappings:
+        destination = mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+        assert destination == {"Fn::GetAtt": [bucket_id, "Arn"]}
+    assert not [q for q in synth.of_type("AWS::SQS::Queue") if "Streams" in q]
+    bucket = synth.resources[bucket_id]["Properties"]
+    assert {"Id": "StreamFailures", "Prefix": "aws/lambda/"} in bucket["MetricsConfigurations"]
+    assert not any("ExpirationInDays" in rule for rule in bucket["LifecycleConfiguration"]["Rules"])
+    alarm = synth.resources[synth.logical_id(synth.stack.observability.alarms["stream_failures"])]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("AWS/S3", "PutRequests", 1)
+    assert {"Name": "FilterId", "Value": "StreamFailures"} in alarm["Dimensions"]
+    assert {"Name": "BucketName", "Value": {"Ref": bucket_id}} in alarm["Dimensions"]
