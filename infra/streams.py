@@ -19,7 +19,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from functions.manifest import Function
-from infra.functions import construct_id
 
 RETRY_ATTEMPTS = 5
 
