@@ -28,7 +28,11 @@ from infra.settings import Settings
 
 STREAM_ENV = "LAKE_STREAM"
 DATA_PREFIX = "org=!{partitionKeyFromQuery:org}/date=!{partitionKeyFromQuery:date}/"
-ERROR_PREFIX = "errors/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
+ERROR_ROOT = "errors/"
+ERROR_PREFIX = ERROR_ROOT + "!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
+"""Rows Firehose could not partition, Athena never reads: a `ts` that is not a number, and every
+row beyond the active-partition quota (`errors/activePartitionExceeded/...`, 500 partitions per
+stream unless raised, docs/deploy.md); observability alarms on any object here."""
 ATHENA_RESULTS_PREFIX = "athena-results/"
 
 PARTITION_QUERIES = {

@@ -28,11 +28,14 @@ from constructs import Construct
 
 from functions.manifest import Function, Kind
 from infra.functions import construct_id
+from infra.lake import ERROR_ROOT
 from infra.settings import Settings
 
 PERIOD = Duration.minutes(5)
 API_5XX_THRESHOLD = 5
 LAKE_FRESHNESS_LIMIT_S = 900
+PARTITIONS_WARNING_RATIO = 0.8
+"""Alarm when the lake's active partitions reach this share of the quota, before rows overflow."""
 STREAM_FAILURES_PREFIX = "aws/lambda/"
 """Where Lambda writes an S3 on-failure record: `aws/lambda/<mapping id>/<shard>/YYYY/MM/DD/...`."""
 AUTHORIZER_P99_LIMIT_MS = 1000
@@ -55,6 +58,7 @@ class Observability(Construct):
         lake_stream: firehose.DeliveryStream | None,
         functions: Sequence[Function] = (),
         stream_failures: s3.Bucket | None = None,
+        lake_bucket: s3.Bucket | None = None,
     ) -> None:
         super().__init__(scope, construct_id_)
         self.topic = sns.Topic(self, "Alarms", display_name="Watershed alarms", enforce_ssl=True)
@@ -84,6 +88,14 @@ class Observability(Construct):
             self._queue(name, queue)
         if lake_stream is not None:
             self._lake(lake_stream)
+            self._lake_partitions(lake_stream, settings.lake_active_partitions)
+        if lake_bucket is not None:
+            self._new_objects(
+                "lake_errors",
+                lake_bucket,
+                ERROR_ROOT,
+                "lake rows went to errors/, where Athena does not look (over the partition quota, or a bad ts)",
+            )
         if stream_failures is not None:
             self._new_objects(
                 "stream_failures",
@@ -204,6 +216,17 @@ class Observability(Construct):
         waiting = queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
         self._alarm(f"{name}_dead_letters", waiting, 1, f"messages are waiting in the {name} dead-letter queue")
         self.dashboard.add_widgets(cloudwatch.SingleValueWidget(title=f"{name} dead letters", metrics=[waiting]))
+
+    def _lake_partitions(self, stream: firehose.DeliveryStream, quota: int) -> None:
+        """Dynamic partitioning: rows beyond the active-partition quota are written to errors/."""
+        count = stream.metric("PartitionCount", period=PERIOD, statistic="Maximum")
+        exceeded = stream.metric("PartitionCountExceeded", period=PERIOD, statistic="Maximum")
+        near = max(1, int(quota * PARTITIONS_WARNING_RATIO))
+        self._alarm("lake_partitions", count, near, f"lake active partitions reached {near} of the {quota} quota")
+        self._alarm("lake_partitions_exceeded", exceeded, 1, "lake partition quota exceeded: rows go to errors/")
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="lake active partitions", left=[count], right=[exceeded], width=24)
+        )
 
     def _new_objects(self, name: str, bucket: s3.Bucket, prefix: str, description: str) -> None:
         """Alarm on any object written under `prefix` (S3 request metrics, filtered to the prefix)."""

@@ -109,6 +109,7 @@ class WatershedStack(Stack):
             lake_stream=self.lake.stream,
             functions=self.manifest,
             stream_failures=self.storage.stream_failures,
+            lake_bucket=self.storage.buckets["lake"],
         )
         self._outputs()
         suppress(self)

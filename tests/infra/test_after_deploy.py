@@ -17,7 +17,7 @@ from functions.manifest import FUNCTIONS, Function, Kind
 from infra.account import ACCOUNT_STACK, AccountStack
 from infra.functions import API_INTEGRATION_TIMEOUT_S, IOT_AUTHORIZER_TIMEOUT_LIMIT_S
 from tests.infra.conftest import PROD_ALARM_EMAIL
-from tests.infra.support import CONTEXT, Synth, as_list, references, synthesize
+from tests.infra.support import CONTEXT, SYNTHETIC_FUNCTIONS, Synth, as_list, references, synthesize
 
 
 def _alarm_topic_statements(synth: Synth) -> list[dict[str, Any]]:
@@ -175,3 +175,29 @@ def test_4_stream_failures_go_to_s3_with_the_whole_batch_and_raise_an_alarm(synt
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("AWS/S3", "PutRequests", 1)
     assert {"Name": "FilterId", "Value": "StreamFailures"} in alarm["Dimensions"]
     assert {"Name": "BucketName", "Value": {"Ref": bucket_id}} in alarm["Dimensions"]
+
+
+def _alarm_props(synth: Synth, name: str) -> dict[str, Any]:
+    return synth.resources[synth.logical_id(synth.stack.observability.alarms[name])]["Properties"]  # type: ignore[no-any-return]
+
+
+def test_5_lake_alarms_before_and_when_partitions_overflow_into_errors(synth: Synth) -> None:
+    stream_id = synth.logical_id(synth.stack.lake.stream)
+    quota = synth.stack.settings.lake_active_partitions
+    near, exceeded = _alarm_props(synth, "lake_partitions"), _alarm_props(synth, "lake_partitions_exceeded")
+    for alarm, metric in ((near, "PartitionCount"), (exceeded, "PartitionCountExceeded")):
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Firehose", metric, "Maximum")
+        (dimension,) = alarm["Dimensions"]
+        assert dimension["Name"] == "DeliveryStreamName" and references(dimension["Value"]) == {stream_id}
+    assert 0 < near["Threshold"] < quota and exceeded["Threshold"] == 1
+    lake_id = synth.bucket_id("lake")
+    assert {"Id": "LakeErrors", "Prefix": "errors/"} in synth.resources[lake_id]["Properties"]["MetricsConfigurations"]
+    errors = _alarm_props(synth, "lake_errors")
+    assert (errors["Namespace"], errors["MetricName"], errors["Threshold"]) == ("AWS/S3", "PutRequests", 1)
+    assert {"Name": "FilterId", "Value": "LakeErrors"} in errors["Dimensions"]
+    assert {"Name": "BucketName", "Value": {"Ref": lake_id}} in errors["Dimensions"]
+
+
+def test_5_a_raised_partition_quota_moves_the_alarm(synthetic_code: Any) -> None:
+    raised = synthesize(SYNTHETIC_FUNCTIONS, code_root=synthetic_code, context={"lakeActivePartitions": 5000})
+    assert _alarm_props(raised, "lake_partitions")["Threshold"] == 4000
