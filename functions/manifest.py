@@ -111,7 +111,8 @@ FUNCTIONS: tuple[Function, ...] = (
         buckets={"objects": RW},
         timeout_s=API_TIMEOUT_S,
     ),
-    Function("ingest", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RW}),
+    # writers of intervals mark the touched buckets dirty in the catalog, in the same calls (read-your-writes)
+    Function("ingest", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW}),
     Function("query", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RO, "rollups": RO}),
     # MQTT (issue 5): a rule that may see binary selects encode(*, 'base64') (DESIGN §4)
     Function("mqtt_authorizer", kind=Kind.IOT_AUTHORIZER, memory_mb=256, timeout_s=4, tables={"catalog": RO}),
@@ -159,7 +160,7 @@ FUNCTIONS: tuple[Function, ...] = (
     ),
     Function("configs", tables={"catalog": RW}, iot_publish=("things/*/config/expected/*",)),
     # object streams and exports (issue 7)
-    Function("objects", memory_mb=1024, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RW},
+    Function("objects", memory_mb=1024, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW},
              buckets={"objects": RW}),
     Function("exports", memory_mb=1024, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RO, "rollups": RO},
              buckets={"objects": RW}),
