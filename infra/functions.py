@@ -23,12 +23,19 @@ from constructs import Construct
 from functions.manifest import Access, Function, Kind
 from infra.layer import ARCHITECTURE, RUNTIME
 from infra.settings import Settings
-from infra.storage import Storage, bucket_env, queue_env, table_env
+from infra.storage import Storage
+from watershed.config import (
+    IOT_DATA_ENDPOINT_ENV,
+    SIGNING_SECRET_ENV,
+    STAGE_ENV,
+    bucket_env,
+    queue_env,
+    table_env,
+)
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
 IOT_PUBLISH_ACTIONS = ["iot:Publish", "iot:RetainPublish"]
 """A retained publish needs both: RetainPublish alone does not allow the publish."""
-IOT_DATA_ENDPOINT_ENV = "IOT_DATA_ENDPOINT"
 API_INTEGRATION_TIMEOUT_S = 29
 API_TIMEOUT_MARGIN_S = 3
 """An HTTP function must end this much before API Gateway's integration timeout gives up on it."""
@@ -120,8 +127,8 @@ class Functions(Construct):
             "POWERTOOLS_LOG_LEVEL": settings.log_level,
             "LOG_LEVEL": settings.log_level,
             "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
-            "WATERSHED_STAGE": settings.stage,
-            "SIGNING_SECRET_ARN": self.signing_secret.secret_arn,
+            STAGE_ENV: settings.stage,
+            SIGNING_SECRET_ENV: self.signing_secret.secret_arn,
         }
         environment.update({table_env(key): storage.tables[key].table_name for key in function.tables})
         environment.update({bucket_env(key): storage.buckets[key].bucket_name for key in function.buckets})

@@ -25,8 +25,8 @@ from constructs import Construct
 
 from functions.manifest import Access, Function
 from infra.settings import Settings
+from watershed.config import LAKE_STREAM_ENV
 
-STREAM_ENV = "LAKE_STREAM"
 DATA_PREFIX = "org=!{partitionKeyFromQuery:org}/date=!{partitionKeyFromQuery:date}/"
 ERROR_ROOT = "errors/"
 ERROR_PREFIX = ERROR_ROOT + "!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
@@ -112,7 +112,7 @@ class Lake(Construct):
             access = function.buckets.get("lake")
             if access is None:
                 continue
-            handlers[function.name].add_environment(STREAM_ENV, self.stream.delivery_stream_name)
+            handlers[function.name].add_environment(LAKE_STREAM_ENV, self.stream.delivery_stream_name)
             if access in (Access.WRITE, Access.READ_WRITE):
                 self.stream.grant_put_records(handlers[function.name])
         self._catalog(settings, bucket)

@@ -19,36 +19,17 @@ from pynamodb.indexes import LocalSecondaryIndex
 from pynamodb.models import Model
 
 from infra.settings import Settings
+from watershed.config import BUCKETS, QUEUES
 from watershed.services.exports import PREFIX as EXPORTS_PREFIX
 
-BUCKETS = ("lake", "objects")
-"""The buckets functions may be granted (manifest `buckets` keys)."""
-
-QUEUES = ("mqtt_dlq",)
-"""The SQS queues functions may be granted (manifest `queues` keys): `mqtt_dlq` receives what the
-MQTT path could not store (topic rule error actions, failed asynchronous invocations, items a
-handler refused with a reason)."""
+# `mqtt_dlq` (watershed.config.QUEUES) receives what the MQTT path could not store: topic rule
+# error actions, failed asynchronous invocations, items a handler refused with a reason.
 
 AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
 """CDK's stack-wide function behind `auto_delete_objects` (dev stages)."""
 
 EXPORTS_EXPIRE_DAYS = 7
 """Export files and their status records are disposable: a client re-runs an export."""
-
-
-def table_env(key: str) -> str:
-    """The environment variable carrying a table's name (watershed.config reads it)."""
-    return f"{key.upper()}_TABLE"
-
-
-def bucket_env(key: str) -> str:
-    """The environment variable carrying a bucket's name (watershed.config reads it)."""
-    return f"{key.upper()}_BUCKET"
-
-
-def queue_env(key: str) -> str:
-    """The environment variable carrying a queue's URL (`mqtt_dlq` → MQTT_DLQ_URL, services.mqtt)."""
-    return f"{key.upper()}_URL"
 
 
 _ATTRIBUTE_TYPES = {
@@ -162,6 +143,8 @@ class Storage(Construct):
                 expire_prefixes={EXPORTS_PREFIX: EXPORTS_EXPIRE_DAYS},
             ),
         }
+        if set(self.buckets) != set(BUCKETS):
+            raise ValueError(f"buckets {sorted(self.buckets)} differ from watershed.config.BUCKETS {BUCKETS}")
         self.stream_failures = self._bucket(
             "StreamFailures", settings, removal, ia_days=None, access_logs=self.access_logs
         )

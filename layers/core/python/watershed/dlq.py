@@ -31,8 +31,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-DLQ_ENV = "MQTT_DLQ_URL"
-FAILURES_ENV = "STREAM_FAILURES_BUCKET"
+from watershed.config import MQTT_DLQ_ENV, STREAM_FAILURES_ENV
+
+DLQ_ENV = MQTT_DLQ_ENV
+FAILURES_ENV = STREAM_FAILURES_ENV
 FAILURES_PREFIX = "aws/lambda/"
 """Lambda names an on-failure object `aws/lambda/<mapping id>/<shard id>/YYYY/MM/DD/<time>-<uuid>`."""
 LIST_VISIBILITY_S = 30
