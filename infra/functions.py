@@ -32,6 +32,7 @@ from watershed.config import (
     queue_env,
     table_env,
 )
+from watershed.topics import PREFIX_ENV as MQTT_TOPIC_PREFIX_ENV
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
 IOT_PUBLISH_ACTIONS = ["iot:Publish", "iot:RetainPublish"]
@@ -133,6 +134,8 @@ class Functions(Construct):
         environment.update({table_env(key): storage.tables[key].table_name for key in function.tables})
         environment.update({bucket_env(key): storage.buckets[key].bucket_name for key in function.buckets})
         environment.update({queue_env(key): storage.queues[key].queue_url for key in function.queues})
+        if settings.mqtt_topic_prefix:
+            environment[MQTT_TOPIC_PREFIX_ENV] = settings.mqtt_topic_prefix
         if function.iot_publish and settings.iot_data_endpoint:
             environment[IOT_DATA_ENDPOINT_ENV] = settings.iot_data_endpoint
         handler = lambda_.Function(
@@ -165,7 +168,7 @@ class Functions(Construct):
             role.add_to_policy(
                 iam.PolicyStatement(
                     actions=IOT_PUBLISH_ACTIONS,
-                    resources=[iot_topic_arn(self, pattern) for pattern in function.iot_publish],
+                    resources=[iot_topic_arn(self, settings.topics.topic(p)) for p in function.iot_publish],
                 )
             )
         return handler

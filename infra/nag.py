@@ -76,7 +76,8 @@ def suppress(stack: WatershedStack) -> None:
             "`*` resources carry only these actions.",
         )
     for function in stack.manifest:
-        for pattern in function.iot_publish:
+        for relative in function.iot_publish:
+            pattern = stack.settings.topics.topic(relative)
             if "*" not in pattern:
                 continue
             acknowledge(

@@ -18,6 +18,7 @@ from infra.account import ACCOUNT_STACK, AccountStack
 from infra.functions import API_INTEGRATION_TIMEOUT_S, IOT_AUTHORIZER_TIMEOUT_LIMIT_S
 from tests.infra.conftest import PROD_ALARM_EMAIL
 from tests.infra.support import CONTEXT, SYNTHETIC_FUNCTIONS, Synth, as_list, references, synthesize
+from watershed.topics import PREFIX_ENV
 
 
 def _alarm_topic_statements(synth: Synth) -> list[dict[str, Any]]:
@@ -120,7 +121,7 @@ def test_7_presence_rule_selects_only_connected_and_disconnected(real: Synth) ->
         if "$aws/events/presence/" in r["Properties"]["TopicRulePayload"]["Sql"]
     ]
     where = sql.split(" WHERE ", 1)[1]
-    assert where == "eventType = 'connected' OR eventType = 'disconnected'"
+    assert where == "(eventType = 'connected' OR eventType = 'disconnected')"
 
 
 def test_8_stream_mappings_start_at_trim_horizon(synth: Synth) -> None:
@@ -201,3 +202,41 @@ def test_5_lake_alarms_before_and_when_partitions_overflow_into_errors(synth: Sy
 def test_5_a_raised_partition_quota_moves_the_alarm(synthetic_code: Any) -> None:
     raised = synthesize(SYNTHETIC_FUNCTIONS, code_root=synthetic_code, context={"lakeActivePartitions": 5000})
     assert _alarm_props(raised, "lake_partitions")["Threshold"] == 4000
+
+
+@pytest.fixture(scope="module")
+def prefixed() -> Synth:
+    """The real manifest for a stage that shares its account: every topic under `dev2/`."""
+    return synthesize(FUNCTIONS, stage="dev2", context={"mqttTopicPrefix": "dev2"})
+
+
+def test_3_a_stage_prefix_moves_every_rule_grant_and_function_onto_its_own_topics(prefixed: Synth) -> None:
+    sql = sorted(r["Properties"]["TopicRulePayload"]["Sql"] for r in prefixed.of_type("AWS::IoT::TopicRule").values())
+    sources = {s.split(" FROM ", 1)[1].split(" WHERE ", 1)[0] for s in sql}
+    assert sources == {"'dev2/things/+/data/+'", "'dev2/things/+/config/reported/+'", "'$aws/events/presence/+/+'"}
+    (data,) = [s for s in sql if "/data/" in s]
+    assert "topic(3) AS station" in data and "topic(5) AS bucket" in data
+    (presence,) = [s for s in sql if "presence" in s]
+    assert presence.endswith(" AND startswith(clientId, 'dev2:')")
+    publish = [
+        statement
+        for policy in prefixed.of_type("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "iot:Publish" in as_list(statement["Action"])
+    ]
+    assert publish
+    for statement in publish:
+        (arn,) = as_list(statement["Resource"])
+        assert arn["Fn::Join"][1][-1] == ":topic/dev2/things/*/config/expected/*"
+    for function in FUNCTIONS:
+        assert prefixed.function(function.name)["Properties"]["Environment"]["Variables"][PREFIX_ENV] == "dev2"
+
+
+def test_3_without_a_prefix_the_topics_are_the_account_wide_scheme(real: Synth) -> None:
+    sources = {
+        r["Properties"]["TopicRulePayload"]["Sql"].split(" FROM ", 1)[1].split(" WHERE ", 1)[0]
+        for r in real.of_type("AWS::IoT::TopicRule").values()
+    }
+    assert sources == {"'things/+/data/+'", "'things/+/config/reported/+'", "'$aws/events/presence/+/+'"}
+    for function in FUNCTIONS:
+        assert PREFIX_ENV not in real.function(function.name)["Properties"]["Environment"]["Variables"]
