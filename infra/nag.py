@@ -54,7 +54,13 @@ def suppress(stack: WatershedStack) -> None:
             "Grants on a table include its own indexes (GSI queries); the wildcard covers only "
             "that table's index names.",
         )
-    for bucket in (*stack.storage.buckets.values(), stack.storage.stream_failures):
+    acknowledge(
+        stack,
+        f"IAM5[Resource::<{_logical_id(stack.storage.stream_failures)}.Arn>/*]",
+        "The stream consumer writes its on-failure records into one bucket (CDK's "
+        "S3OnFailureDestination grant); Lambda names the keys (aws/lambda/<mapping>/<shard>/<date>/...).",
+    )
+    for bucket in stack.storage.buckets.values():
         acknowledge(
             stack,
             f"IAM5[Resource::<{_logical_id(bucket)}.Arn>/*]",
@@ -65,7 +71,8 @@ def suppress(stack: WatershedStack) -> None:
             acknowledge(
                 stack,
                 f"IAM5[Action::{action}]",
-                "CDK's bucket grant methods (read/write per the manifest's Access), scoped to one bucket's ARN.",
+                "CDK's bucket grant methods (read/write per the manifest's Access, and the stream "
+                "on-failure destination's), scoped to one bucket's ARN.",
             )
     for role in stack.functions.roles.values():
         acknowledge(
