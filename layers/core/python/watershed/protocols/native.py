@@ -9,9 +9,9 @@ from watershed import signing
 from watershed.api.request import Reply, Request
 from watershed.errors import NotFound, ValidationError
 from watershed.model import Interval, Principal, Stream
-from watershed.services import auth, ingest, query
 from watershed.services import catalog as cat
-from watershed.validation import integer, obj, text
+from watershed.services import ingest, keys, query
+from watershed.validation import integer
 
 LIST_LIMIT = 50
 
@@ -132,36 +132,18 @@ def delete_stream(request: Request) -> Reply:
 # keys
 
 
-def _key_out(doc: dict[str, Any]) -> dict[str, Any]:
-    return cat.public(doc)
-
-
 def create_key(request: Request) -> Reply:
-    body = obj(request.json(), ("name", "scopes", "pools"), ("name", "scopes"))
-    principal = request.principal
-    pools = body.get("pools") or []
-    if not isinstance(pools, list):
-        raise ValidationError("pools must be a list of pool ids", "pools")
-    for i, pool in enumerate(pools):
-        if not isinstance(pool, str):
-            raise ValidationError("pool ids are strings", f"pools[{i}]")
-        try:
-            cat.get_pool(principal, pool)
-        except NotFound:
-            raise NotFound("pool not found", f"pools[{i}]") from None
-    if principal.pools and not pools:
-        pools = sorted(principal.pools)
-    doc, secret = auth.create_key(principal.org, text(body["name"], "name"), auth.check_scopes(body["scopes"]), pools)
-    return Reply(201, {**_key_out(doc), "key": secret})
+    doc, secret = keys.create_key(request.principal, request.json())
+    return Reply(201, {**cat.public(doc), "key": secret})
 
 
 def list_keys(request: Request) -> Reply:
-    data = [_key_out(doc) for doc in auth.list_keys(request.principal.org)]
+    data = [cat.public(doc) for doc in keys.list_keys(request.principal)]
     return Reply(200, _listing(request, data, None))
 
 
 def delete_key(request: Request) -> Reply:
-    auth.delete_key(request.principal.org, request.id)
+    keys.revoke_key(request.principal, request.id)
     return Reply(204)
 
 
