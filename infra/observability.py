@@ -1,7 +1,7 @@
 """A CloudWatch dashboard and the alarms that say something is wrong, all to one SNS topic.
 
 Alarms: API 5xx, each function's errors and throttles, DynamoDB throttles per table, messages
-waiting in any dead-letter queue, and lake delivery falling behind.
+waiting in any dead-letter queue, lake delivery falling behind, and rollup buckets parked.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ class Observability(Construct):
             self._api(api)
         for name, handler in handlers.items():
             self._function(name, handler)
+        if "rollup" in handlers:
+            self._rollup_parked(settings)
         for key, table in tables.items():
             self._table(key, table)
         for name, queue in queues.items():
@@ -145,6 +147,18 @@ class Observability(Construct):
         waiting = queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
         self._alarm(f"{name}_dead_letters", waiting, 1, f"messages are waiting in the {name} dead-letter queue")
         self.dashboard.add_widgets(cloudwatch.SingleValueWidget(title=f"{name} dead letters", metrics=[waiting]))
+
+    def _rollup_parked(self, settings: Settings) -> None:
+        """The rollup job parked a bucket it could not refresh (services.rollup): its reason is in the log."""
+        parked = cloudwatch.Metric(
+            namespace=settings.metrics_namespace,
+            metric_name="RollupBucketsParked",
+            dimensions_map={"service": "watershed-rollup"},
+            period=PERIOD,
+            statistic="Sum",
+        )
+        self._alarm("rollup_buckets_parked", parked, 1, "the rollup job parked buckets it could not refresh")
+        self.dashboard.add_widgets(cloudwatch.SingleValueWidget(title="rollup buckets parked", metrics=[parked]))
 
     def _lake(self, stream: firehose.DeliveryStream) -> None:
         freshness = stream.metric("DeliveryToS3.DataFreshness", period=PERIOD, statistic="Maximum")

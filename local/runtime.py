@@ -8,9 +8,11 @@ for Lambda's event source mapping and EventBridge; `drain()` makes "eventually" 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import importlib.util
 import io
+import json
 import logging
 import os
 import re
@@ -76,6 +78,8 @@ def prepare_environment() -> None:
         os.environ.setdefault(name, value)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ["LOG_LEVEL"])
+    # Disabled metrics pile up in memory (Powertools clears them only when it prints them).
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "false"
     # With metrics disabled locally, every handler would warn that it published none.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     if str(LAYER) not in sys.path:
@@ -144,7 +148,14 @@ class _LogLines(io.TextIOBase):
     def write(self, text: str) -> int:
         if text.strip():
             logging.getLogger("local.handler_stdout").debug(text.rstrip())
+            if '"_aws"' in text:
+                with contextlib.suppress(ValueError):
+                    EMITTED_METRICS.append(json.loads(text))
         return len(text)
+
+
+EMITTED_METRICS: collections.deque[dict[str, Any]] = collections.deque(maxlen=2000)
+"""The latest EMF metric documents the handlers printed (`GET /_local/metrics`)."""
 
 
 _HANDLER_STDOUT = _LogLines()

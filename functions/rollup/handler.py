@@ -19,5 +19,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = rollup.run()
     metrics.add_metric(name="BucketsRecomputed", unit=MetricUnit.Count, value=report.buckets)
     metrics.add_metric(name="BucketsLeftDirty", unit=MetricUnit.Count, value=report.left_dirty)
+    metrics.add_metric(name="RollupBucketsParked", unit=MetricUnit.Count, value=report.parked)
     logger.info("rollup run", extra=asdict(report))
     return asdict(report)

@@ -8,7 +8,7 @@ from typing import Any
 from watershed import signing
 from watershed.api.request import Reply, Request
 from watershed.errors import NotFound, ValidationError
-from watershed.model import Interval, Principal, Stream
+from watershed.model import Principal, Stream
 from watershed.services import catalog as cat
 from watershed.services import ingest, keys, query
 from watershed.validation import integer
@@ -155,32 +155,12 @@ def _stream(principal: Principal, stream_id: str, field: str = "id") -> Stream:
 
 
 def push_stream(request: Request) -> Reply:
-    """Validate every item, then write; one invalid item rejects the whole request."""
-    stream = _stream(request.principal, request.id)
-    items = ingest.check_items(request.json())
-    points = [ingest.parse_interval(stream, item, f"[{i}]") for i, item in enumerate(items)]
-    ingest.write(stream, points)
-    return Reply(200, {"accepted": len(points)})
+    """Validated whole, then written; `accepted` is how many intervals were stored."""
+    return Reply(200, {"accepted": ingest.push(request.principal, request.id, request.json())})
 
 
 def push_many(request: Request) -> Reply:
-    principal = request.principal
-    items = ingest.check_items(request.json())
-    streams: dict[str, Stream] = {}
-    batches: dict[str, list[Interval]] = {}
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise ValidationError("each interval must be an object", f"[{i}]")
-        stream_id = item.get("stream")
-        if not isinstance(stream_id, str) or not stream_id:
-            raise ValidationError("stream is required", f"[{i}].stream")
-        if stream_id not in streams:
-            streams[stream_id] = _stream(principal, stream_id, f"[{i}].stream")
-        point = ingest.parse_interval(streams[stream_id], item, f"[{i}]", extra=("stream",))
-        batches.setdefault(stream_id, []).append(point)
-    for stream_id, points in batches.items():
-        ingest.write(streams[stream_id], points)
-    return Reply(200, {"accepted": len(items)})
+    return Reply(200, {"accepted": ingest.push_many(request.principal, request.json())})
 
 
 def delete_range(request: Request) -> Reply:

@@ -157,9 +157,15 @@ def series(
     level = choose_level(stream, period, tz)
     first = bucket_start(period, start, tz)
     last_end = bucket_end(period, bucket_start(period, end - 1, tz), tz)
+    if previous is not None:
+        previous = previous.resolved(stream.id)
     page = _series(stream, period, tz, level, first, last_end, fill, limit, previous)
     if level != "raw" and any(r.start % BASE_MS for r in page.rows):
         page = _series(stream, period, tz, "raw", first, last_end, fill, limit, previous)
+    resolved: dict[int, Agg] = {}
+    for row in page.rows:
+        if row.agg is not None:
+            row.agg = resolved.setdefault(id(row.agg), row.agg.resolved(stream.id))
     return page
 
 
