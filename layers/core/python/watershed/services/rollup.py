@@ -9,6 +9,7 @@ upper buckets were folded in is recorded, and a stream whose zone changed is ref
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -86,7 +87,7 @@ class Agg:
         last = self if self.last_ts >= other.last_ts else other
         merged = Agg(self.count + other.count, first.first_ts, first.first, last.last_ts, last.last)
         if self.total is not None and other.total is not None:
-            merged.total = self.total + other.total
+            merged.total = add(self.total, other.total)
             merged.low = min(self.low, other.low)  # type: ignore[type-var]
             merged.high = max(self.high, other.high)  # type: ignore[type-var]
         return merged
@@ -126,6 +127,21 @@ class Agg:
 def _value_at(stream_id: str, timestamp: int) -> Any:
     found = intervals.query_range(stream_id, timestamp, timestamp, limit=1)
     return found[0].value if found else None
+
+
+def add(a: int | float, b: int | float) -> int | float:
+    """a + b, exact past the range of a double: a sum that would overflow is kept as an integer.
+
+    Floats that large are whole numbers, so nothing is lost; value_of answers such a sum as null
+    while it stays out of range, and an average from it is still exact.
+    """
+    try:
+        total = a + b
+    except OverflowError:
+        return int(a) + int(b)
+    if isinstance(total, float) and math.isinf(total):
+        return int(a) + int(b)
+    return total
 
 
 def fold(aggs: Iterable[Agg]) -> Agg | None:
