@@ -99,6 +99,16 @@ def time_zone(value: Any, field: str = "timeZone") -> str:
     return value
 
 
+TOPIC_LEVEL = re.compile(r"^[a-zA-Z0-9\-_:@.]{1,128}$")
+
+
+def topic_level(value: Any, field: str) -> str:
+    """A name that is one MQTT topic level (a bucket, a config group): no `/`, and not `.` or `..`."""
+    if not isinstance(value, str) or not TOPIC_LEVEL.match(value) or value in (".", ".."):
+        raise ValidationError("must match ^[a-zA-Z0-9-_:@.]{1,128}$ (one topic level) and not be . or ..", field)
+    return value
+
+
 def alias(value: Any, field: str = "alias") -> str:
     if not isinstance(value, str) or not ALIAS.match(value):
         raise ValidationError("must match ^[a-zA-Z0-9-_:@./]{1,128}$", field)

@@ -226,7 +226,7 @@ def _retention(value: Any) -> int | None:
 def create_stream_in(station: dict[str, Any], body: Any) -> dict[str, Any]:
     """Create a stream under a station already checked by the caller."""
     v.obj(body, STREAM_FIELDS, ("name", "type"))
-    bucket = v.alias(body.get("bucket", DEFAULT_BUCKET), "bucket")
+    bucket = v.topic_level(body.get("bucket", DEFAULT_BUCKET), "bucket")
     doc = {
         "id": str(uuid.uuid4()),
         "org": station["org"],

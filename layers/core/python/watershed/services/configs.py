@@ -58,7 +58,7 @@ def _config_id(station_id: str, group: str) -> str:
 
 
 def _group_name(group: str) -> str:
-    return v.alias(group, "group")
+    return v.topic_level(group, "group")
 
 
 def _load(station_id: str, group: str) -> dict[str, Any] | None:
