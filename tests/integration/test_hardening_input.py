@@ -182,11 +182,13 @@ def test_15_odd_input_is_refused_or_normalised_by_the_documented_rule(platform: 
     api.delete(f"/v1/streams/{stream}/intervals", params={"start": HOUR, "end": NEXT_HOUR}).raise_for_status()
 
 
+@pytest.mark.xfail(strict=True, reason="defect 16 open: Powertools' route regex (\\w and RFC 3986 marks) misses emoji "
+                   "and combining marks, so api/http.py answers 'no such route'; the fix belongs there")
 def test_16_unicode_in_path_parameters_is_a_400_naming_them(site: dict[str, Any]) -> None:
     api = site["api"]
-    refused(api.put(f"/v1/stations/{site['station']}/configs/gr\u00fcn", json={"configs": {"a": 1}}), "group")
-    refused(api.get(f"/v1/stations/{site['station']}/configs/gr\u00fcn"), "group")
-    refused(api.get(f"/v1/streams/{site['object']}/objects/\u0661\u0662"), "timestamp")
+    refused(api.put(f"/v1/stations/{site['station']}/configs/\U0001f600", json={"configs": {"a": 1}}), "group")
+    refused(api.get(f"/v1/stations/{site['station']}/configs/e\u0301"), "group")
+    refused(api.get(f"/v1/streams/{site['object']}/objects/\u2603"), "timestamp")
 
 
 def test_18_accepted_counts_what_was_stored(platform: Platform, site: dict[str, Any]) -> None:
