@@ -37,7 +37,7 @@ def loads(data: bytes | str, what: str = "body", numbers_out_of_range: OutOfRang
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise ValidationError(f"{what} is not UTF-8 text (JSON must be UTF-8)", None) from None
+            raise ValidationError(f"{what} is not JSON: not UTF-8 text (JSON must be UTF-8)", None) from None
     else:
         text = data
     lenient = numbers_out_of_range == "infinity"
@@ -52,7 +52,7 @@ def loads(data: bytes | str, what: str = "body", numbers_out_of_range: OutOfRang
     except RecursionError:
         raise ValidationError(f"{what} nests objects and arrays deeper than {MAX_DEPTH} levels", None) from None
     except ValueError as exc:
-        raise ValidationError(f"{what} is not valid JSON: {exc}", None) from None
+        raise ValidationError(f"{what} is not JSON: {exc}", None) from None
     _check_tree(value, what)
     return value
 

@@ -19,7 +19,9 @@ def infer_type(value: Any) -> StreamType | None:
     """The stream type an auto-created stream gets from its first value."""
     if isinstance(value, bool):
         return StreamType.BOOLEAN
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return StreamType.INTEGER
+    if isinstance(value, float):
         return StreamType.FLOAT
     if isinstance(value, str):
         return StreamType.STRING
