@@ -1,4 +1,7 @@
-"""Issue 19 over MQTT: defects 10, 11 and 14 (12 is tests/e2e/test_mqtt.py::test_publishing_to_another_stations_topic_is_refused) against the local runtime's broker, with paho-mqtt."""
+"""Issue 19 over MQTT, against the local runtime's broker with paho-mqtt: defects 10, 11 and 14.
+
+Defect 12 is tests/e2e/test_mqtt.py::test_publishing_to_another_stations_topic_is_refused.
+"""
 
 from __future__ import annotations
 
