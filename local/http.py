@@ -260,8 +260,8 @@ class Gateway:
         prefix = "/_local/schedules/"
         if path.startswith(prefix) and method == "POST":
             name = path[len(prefix) :]
-            if name not in self.runtime.functions:
-                return _error(404, "not_found", f"no function {name!r}")
+            if not getattr(self.runtime.functions.get(name), "schedules", ()):
+                return _error(404, "not_found", f"no scheduled function {name!r}")
             result = await _in_thread(self.runtime.fire, name)
             return _json(200, result)
         return _error(404, "not_found", f"no local endpoint {path}")

@@ -55,6 +55,13 @@ FAKE_AWS_ENV = {
 MAX_DELIVERY_ATTEMPTS = 3
 """Deliveries of one stream batch before the poller gives up on its first record (logged)."""
 
+SCHEDULE_SLICE_ITEMS = 20
+"""What one slice of a scheduled run may take (`detail.maxItems`); a slice answering `more` is run
+again after the doors had their turn, so a long job never holds the lock for long."""
+SCHEDULE_MAX_SLICES = 50
+SCHEDULE_DOOR_WAIT_S = 1.0
+"""The longest a slice waits for the doors to go quiet, so constant traffic cannot stop the job."""
+
 DOOR_PRIORITY_POLL_S = 0.002
 """How often a deferred stream batch looks again whether the doors are idle."""
 
@@ -466,7 +473,21 @@ class Runtime:
         """Invoke a scheduled function now with the event its first schedule rule would send."""
         if name not in self.functions:
             raise LookupError(f"unknown function {name!r}")
+        if not getattr(self.functions[name], "schedules", ()):
+            raise LookupError(f"function {name!r} has no schedule")
         return self.invoke(name, events.scheduled_event(f"{name}-schedule-0"))
+
+    def _run_in_slices(self, function: str, rule_name: str) -> None:
+        """One scheduled run as slices of SCHEDULE_SLICE_ITEMS, each after the doors had their turn."""
+        for _ in range(SCHEDULE_MAX_SLICES):
+            event = events.scheduled_event(rule_name)
+            event["detail"] = {"maxItems": SCHEDULE_SLICE_ITEMS}
+            deadline = time.monotonic() + SCHEDULE_DOOR_WAIT_S
+            while self._doors_waiting and time.monotonic() < deadline and not self._stop.is_set():
+                time.sleep(DOOR_PRIORITY_POLL_S)
+            result = self.invoke(function, event, background=True)
+            if not (isinstance(result, dict) and result.get("more")) or self._stop.is_set():
+                return
 
     def _schedule_loop(self) -> None:
         while not self._stop.wait(0.5):
@@ -476,7 +497,7 @@ class Runtime:
                     continue
                 timer.next_at = now + timer.period_s
                 try:
-                    self.invoke(timer.function, events.scheduled_event(timer.rule_name))
+                    self._run_in_slices(timer.function, timer.rule_name)
                 except Exception:
                     log.exception("scheduled run of %s", timer.function)
 

@@ -191,7 +191,18 @@ class RunReport:
     cleared: int = 0
     left_dirty: int = 0
     parked: int = 0
+    more: bool = False
     rebuilt: list[str] = field(default_factory=list)
+
+
+def slice_of(event: Any) -> int:
+    """How many buckets one run takes: MAX_BUCKETS_PER_RUN, or fewer when the event's `detail.maxItems`
+    asks (the local runtime runs the job in slices so it never holds its one lock for long)."""
+    detail = event.get("detail") if isinstance(event, dict) else None
+    asked = detail.get("maxItems") if isinstance(detail, dict) else None
+    if isinstance(asked, int) and not isinstance(asked, bool) and 0 < asked < MAX_BUCKETS_PER_RUN:
+        return asked
+    return MAX_BUCKETS_PER_RUN
 
 
 def run(limit: int = MAX_BUCKETS_PER_RUN) -> RunReport:
@@ -213,6 +224,7 @@ def run(limit: int = MAX_BUCKETS_PER_RUN) -> RunReport:
             continue
         report.cleared += store.clear(stream_markers)
     report.left_dirty = len(markers) - report.cleared - report.parked
+    report.more = len(markers) >= limit
     return report
 
 
