@@ -245,6 +245,8 @@ class Gateway:
             return _json(200, {"data": list(EMITTED_METRICS)})
         if path.startswith("/_local/tables/") and method in ("GET", "POST"):
             return await self._table_control(request, path.removeprefix("/_local/tables/"), method)
+        if path == "/_local/requests" and method == "GET":
+            return _json(200, {"data": {name: dict(calls) for name, calls in self.runtime.aws_requests.items()}})
         if path == "/_local/orgs" and method == "POST":
             return await self._create_org(request)
         if path in ("/_local/dlq", "/_local/dlq/redrive"):

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from watershed.errors import NotFound, Unauthorized, ValidationError
-from watershed.model import Principal
+from watershed.model import Principal, PrincipalKind
 from watershed.services import auth
 from watershed.services import catalog as cat
 from watershed.store import catalog as store
@@ -52,7 +52,12 @@ def issue_key(org: str, name: str, scopes: list[str], pools: list[str]) -> tuple
 
 
 def _require_live_caller(principal: Principal) -> None:
-    """The caller's own key still exists, read now rather than trusted from the authorizer cache."""
+    """The caller's own key still exists, read now rather than trusted from the authorizer cache.
+
+    Only API keys are re-read here; a Bearer token's client or user is the token verifier's to check.
+    """
+    if principal.kind is not PrincipalKind.KEY:
+        return
     doc = store.get("apikey", principal.key_id) if principal.key_id else None
     if doc is None or doc.get("org") != principal.org:
         raise Unauthorized("Unauthorized")
