@@ -1,7 +1,7 @@
 """A CloudWatch dashboard and the alarms that say something is wrong, all to one SNS topic.
 
 Alarms: API 5xx, each function's errors and throttles, DynamoDB throttles per table, messages
-waiting in any dead-letter queue, and lake delivery falling behind.
+waiting in any dead-letter queue, lake delivery falling behind, and rollup buckets parked.
 
 CloudWatch publishes to the topic only because its policy says so: `enforce_ssl` replaces SNS's
 default policy, so the topic policy must allow `cloudwatch.amazonaws.com` itself (scoped to this
@@ -82,6 +82,8 @@ class Observability(Construct):
         kinds = {f.name: f.kind for f in functions}
         for name, handler in handlers.items():
             self._function(name, handler, kinds.get(name, Kind.WORKER))
+        if "rollup" in handlers:
+            self._rollup_parked(settings)
         for key, table in tables.items():
             self._table(key, table)
         for name, queue in queues.items():
@@ -241,6 +243,18 @@ class Observability(Construct):
         )
         self._alarm(name, puts, 1, description)
         self.dashboard.add_widgets(cloudwatch.SingleValueWidget(title=f"{name}: objects written", metrics=[puts]))
+
+    def _rollup_parked(self, settings: Settings) -> None:
+        """The rollup job parked a bucket it could not refresh (services.rollup): its reason is in the log."""
+        parked = cloudwatch.Metric(
+            namespace=settings.metrics_namespace,
+            metric_name="RollupBucketsParked",
+            dimensions_map={"service": "watershed-rollup"},
+            period=PERIOD,
+            statistic="Sum",
+        )
+        self._alarm("rollup_buckets_parked", parked, 1, "the rollup job parked buckets it could not refresh")
+        self.dashboard.add_widgets(cloudwatch.SingleValueWidget(title="rollup buckets parked", metrics=[parked]))
 
     def _lake(self, stream: firehose.DeliveryStream) -> None:
         freshness = stream.metric("DeliveryToS3.DataFreshness", period=PERIOD, statistic="Maximum")

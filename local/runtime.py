@@ -8,9 +8,11 @@ for Lambda's event source mapping and EventBridge; `drain()` makes "eventually" 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import importlib.util
 import io
+import json
 import logging
 import os
 import re
@@ -19,6 +21,7 @@ import threading
 import time
 import uuid
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +56,13 @@ FAKE_AWS_ENV = {
 MAX_DELIVERY_ATTEMPTS = 3
 """Deliveries of one stream batch before the poller gives up on its first record (logged)."""
 
+SCHEDULE_SLICE_ITEMS = 20
+"""What one slice of a scheduled run may take (`detail.maxItems`); a slice answering `more` is run
+again after the doors had their turn, so a long job never holds the lock for long."""
+SCHEDULE_MAX_SLICES = 50
+SCHEDULE_DOOR_WAIT_S = 1.0
+"""The longest a slice waits for the doors to go quiet, so constant traffic cannot stop the job."""
+
 DOOR_PRIORITY_POLL_S = 0.002
 """How often a deferred stream batch looks again whether the doors are idle."""
 
@@ -76,6 +86,8 @@ def prepare_environment() -> None:
         os.environ.setdefault(name, value)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ["LOG_LEVEL"])
+    # Disabled metrics pile up in memory (Powertools clears them only when it prints them).
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "false"
     # With metrics disabled locally, every handler would warn that it published none.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     if str(LAYER) not in sys.path:
@@ -144,7 +156,14 @@ class _LogLines(io.TextIOBase):
     def write(self, text: str) -> int:
         if text.strip():
             logging.getLogger("local.handler_stdout").debug(text.rstrip())
+            if '"_aws"' in text:
+                with contextlib.suppress(ValueError):
+                    EMITTED_METRICS.append(json.loads(text))
         return len(text)
+
+
+EMITTED_METRICS: collections.deque[dict[str, Any]] = collections.deque(maxlen=2000)
+"""The latest EMF metric documents the handlers printed (`GET /_local/metrics`)."""
 
 
 _HANDLER_STDOUT = _LogLines()
@@ -180,6 +199,9 @@ class Runtime:
         self._clients: dict[str, Any] = {}
         self._doors_waiting = 0
         self._doors_waiting_lock = threading.Lock()
+        self.aws_requests: dict[str, Counter[str]] = {}
+        """AWS API calls each function's handlers made ("service:Operation" → count): the bill, for tests."""
+        self._invoking: str | None = None
 
     # lifecycle
 
@@ -189,6 +211,7 @@ class Runtime:
 
         self._mock = mock_aws()
         self._mock.start()
+        self._count_aws_requests()
         with self.lock:
             self._create_tables()
             self._create_buckets()
@@ -210,6 +233,25 @@ class Runtime:
             with self.lock:
                 self._mock.stop()
             self._mock = None
+
+    def _count_aws_requests(self) -> None:
+        """Count every botocore call made while a handler runs, under that handler's function."""
+        from botocore.client import BaseClient
+
+        original = BaseClient._make_api_call  # type: ignore[attr-defined]
+        if getattr(original, "watershed_counting", False):
+            return
+        runtime = self
+
+        def counting(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+            function = runtime._invoking
+            if function is not None:
+                service = client.meta.service_model.service_name
+                runtime.aws_requests.setdefault(function, Counter())[f"{service}:{operation}"] += 1
+            return original(client, operation, params)
+
+        counting.watershed_counting = True  # type: ignore[attr-defined]
+        BaseClient._make_api_call = counting  # type: ignore[attr-defined]
 
     def __enter__(self) -> Runtime:
         self.start()
@@ -316,8 +358,12 @@ class Runtime:
                 handler = self._handler(name)
                 if context is None:
                     context = LambdaContext(name, function.memory_mb, function.timeout_s)
-                with contextlib.redirect_stdout(_HANDLER_STDOUT):
-                    return handler(event, context)
+                self._invoking = name
+                try:
+                    with contextlib.redirect_stdout(_HANDLER_STDOUT):
+                        return handler(event, context)
+                finally:
+                    self._invoking = None
         finally:
             if not background:
                 with self._doors_waiting_lock:
@@ -457,7 +503,21 @@ class Runtime:
         """Invoke a scheduled function now with the event its first schedule rule would send."""
         if name not in self.functions:
             raise LookupError(f"unknown function {name!r}")
+        if not getattr(self.functions[name], "schedules", ()):
+            raise LookupError(f"function {name!r} has no schedule")
         return self.invoke(name, events.scheduled_event(f"{name}-schedule-0"))
+
+    def _run_in_slices(self, function: str, rule_name: str) -> None:
+        """One scheduled run as slices of SCHEDULE_SLICE_ITEMS, each after the doors had their turn."""
+        for _ in range(SCHEDULE_MAX_SLICES):
+            event = events.scheduled_event(rule_name)
+            event["detail"] = {"maxItems": SCHEDULE_SLICE_ITEMS}
+            deadline = time.monotonic() + SCHEDULE_DOOR_WAIT_S
+            while self._doors_waiting and time.monotonic() < deadline and not self._stop.is_set():
+                time.sleep(DOOR_PRIORITY_POLL_S)
+            result = self.invoke(function, event, background=True)
+            if not (isinstance(result, dict) and result.get("more")) or self._stop.is_set():
+                return
 
     def _schedule_loop(self) -> None:
         while not self._stop.wait(0.5):
@@ -467,7 +527,7 @@ class Runtime:
                     continue
                 timer.next_at = now + timer.period_s
                 try:
-                    self.invoke(timer.function, events.scheduled_event(timer.rule_name))
+                    self._run_in_slices(timer.function, timer.rule_name)
                 except Exception:
                     log.exception("scheduled run of %s", timer.function)
 

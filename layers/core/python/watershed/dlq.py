@@ -1,7 +1,7 @@
 """The MQTT dead-letter queue: `python -m watershed.dlq list|redrive [--max N]` (queue in MQTT_DLQ_URL).
 
 Three kinds of letters land there, and each names the function that should have handled it:
-- the handlers' own (services.mqtt): the reason, the rejected items with index and field, the
+- the handlers' own (services.mqtt.dead_letters): the reason, the rejected items with index and field, the
   `function` that ran and the `event` that re-runs just what failed;
 - a topic rule's error action (AWS IoT): `ruleName`, `topic`, `base64OriginalPayload` and
   `failures[].failedResource`; the local broker adds `function` and `event` when the rule got as far

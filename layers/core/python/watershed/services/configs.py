@@ -59,7 +59,7 @@ def _config_id(station_id: str, group: str) -> str:
 
 
 def _group_name(group: str) -> str:
-    return v.alias(group, "group")
+    return v.topic_level(group, "group")
 
 
 def _load(station_id: str, group: str) -> dict[str, Any] | None:
@@ -121,7 +121,11 @@ def _check_values(value: Any, field: str) -> dict[str, Any]:
         raise ValidationError(f"at most {MAX_KEYS} keys per config group", field)
     for key in value:
         v.text(key, f"{field}.{key}", max_len=128)
-    if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_BYTES:
+    try:
+        encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise ValidationError("config values must be finite numbers", field) from None
+    if len(encoded.encode()) > MAX_BYTES:
         raise ValidationError(f"a config group encodes to at most {MAX_BYTES} bytes of JSON", field)
     return dict(value)
 
