@@ -9,11 +9,12 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from watershed import config
 from watershed.protocols import oring_mqtt
 
 log = logging.getLogger(__name__)
 
-DLQ_ENV = "MQTT_DLQ_URL"
+DLQ_ENV = config.MQTT_DLQ_ENV
 
 _sqs: Any = None
 
