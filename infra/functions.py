@@ -26,13 +26,13 @@ from infra.settings import Settings
 from infra.storage import Storage
 from watershed.config import (
     IOT_DATA_ENDPOINT_ENV,
+    MQTT_TOPIC_PREFIX_ENV,
     SIGNING_SECRET_ENV,
     STAGE_ENV,
     bucket_env,
     queue_env,
     table_env,
 )
-from watershed.topics import PREFIX_ENV as MQTT_TOPIC_PREFIX_ENV
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
 IOT_PUBLISH_ACTIONS = ["iot:Publish", "iot:RetainPublish"]
@@ -153,9 +153,7 @@ class Functions(Construct):
             role=role,
             environment=environment,
             description=f"watershed {function.name} ({function.kind})",
-            reserved_concurrent_executions=(
-                settings.mqtt_authorizer_concurrency or None if function.kind is Kind.IOT_AUTHORIZER else None
-            ),
+            reserved_concurrent_executions=_reserved_concurrency(function, settings),
         )
         self.signing_secret.grant_read(role)
         for key, access in function.tables.items():
@@ -172,6 +170,13 @@ class Functions(Construct):
                 )
             )
         return handler
+
+
+def _reserved_concurrency(function: Function, settings: Settings) -> int | None:
+    """The IoT authorizer's cap: signing is disabled, so any client's CONNECT invokes it."""
+    if function.kind is Kind.IOT_AUTHORIZER and settings.mqtt_authorizer_concurrency > 0:
+        return settings.mqtt_authorizer_concurrency
+    return None
 
 
 def _check_timeout(function: Function) -> None:

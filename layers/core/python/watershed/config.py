@@ -37,6 +37,8 @@ LAKE_STREAM_ENV = "LAKE_STREAM"
 IOT_DATA_ENDPOINT_ENV = "IOT_DATA_ENDPOINT"
 """The account's IoT data endpoint for functions that publish; unset: boto3's regional default."""
 MQTT_DLQ_ENV = queue_env("mqtt_dlq")
+MQTT_TOPIC_PREFIX_ENV = "MQTT_TOPIC_PREFIX"
+"""A stage's MQTT topic and client-id prefix when its account hosts several stages (watershed.topics)."""
 STREAM_FAILURES_ENV = "STREAM_FAILURES_BUCKET"
 """Where table-stream consumers' failed batches are (operators' `python -m watershed.dlq`, not functions)."""
 

@@ -18,7 +18,8 @@ import os
 import re
 from dataclasses import dataclass
 
-PREFIX_ENV = "MQTT_TOPIC_PREFIX"
+from watershed.config import MQTT_TOPIC_PREFIX_ENV as PREFIX_ENV
+
 PRESENCE_FILTER = "$aws/events/presence/+/+"
 """AWS IoT's lifecycle events, `$aws/events/presence/connected|disconnected/<client id>`."""
 _PREFIX = re.compile(r"[A-Za-z0-9_-]{1,32}")
