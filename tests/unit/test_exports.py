@@ -13,7 +13,7 @@ from watershed import config
 from watershed.errors import NotFound
 from watershed.model import Interval, Principal
 from watershed.services import catalog as cat
-from watershed.services import exports
+from watershed.services import cascade, exports
 from watershed.store import intervals
 
 BASE = 1_763_942_400_000
@@ -65,7 +65,7 @@ def test_a_failing_export_is_marked_failed_with_the_reason(stream: Any) -> None:
     principal, doc, _ = stream
     queued = exports.create(principal, {"streams": [doc["id"]], "start": BASE, "end": BASE + 1000,
                                         "aggregation": {"period": "1h"}, "async": True})
-    cat.delete_stream(principal, doc["id"])
+    cascade.delete_stream(principal, doc["id"])
     exports.run_pending()
     failed = exports.get(principal, queued["id"])
     assert failed["status"] == "failed" and "stream" in failed["error"]
