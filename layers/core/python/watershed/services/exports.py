@@ -24,7 +24,6 @@ from watershed.errors import NotFound, ValidationError
 from watershed.model import Principal, Stream
 from watershed.services import aggregates
 from watershed.services import catalog as cat
-from watershed.services.rollup_query import FILLS, FUNCTIONS
 from watershed.services.rollup_time import parse_period, parse_zone
 from watershed.store import intervals
 from watershed.timefmt import format_time, now_ms, parse_time
@@ -125,11 +124,12 @@ def _check_aggregation(aggregation: dict[str, Any]) -> None:
     """Refuse now what the export would fail on later: period, fn, tz and fill as the aggregates API reads them."""
     parse_period(aggregation["period"], "aggregation.period")
     for name in (n.strip() for n in (aggregation.get("fn") or "").split(",")):
-        if name and name not in FUNCTIONS:
-            raise ValidationError(f"unknown function '{name[:64]}'; use {', '.join(FUNCTIONS)}", "aggregation.fn")
+        if name and name not in aggregates.FUNCTIONS:
+            known = ", ".join(aggregates.FUNCTIONS)
+            raise ValidationError(f"unknown function '{name[:64]}'; use {known}", "aggregation.fn")
     if aggregation.get("tz"):
         parse_zone(aggregation["tz"], "aggregation.tz")
-    if aggregation.get("fill", "none") not in FILLS:
+    if aggregation.get("fill", "none") not in aggregates.FILLS:
         raise ValidationError("fill must be none, null or previous", "aggregation.fill")
 
 
