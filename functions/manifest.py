@@ -105,6 +105,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         "catalog", tables={"catalog": RW, "intervals": RW, "rollups": RW}, buckets={"objects": RW}, timeout_s=29
     ),
+    # the OAuth 2.0 authorization server (issue 21): the only function that may sign tokens (infra/oauth.py)
+    Function("oauth", memory_mb=512, timeout_s=10, tables={"catalog": RW}),
     Function("ingest", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RW}),
     Function("query", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RO, "rollups": RO}),
     # MQTT (issue 5): a rule that may see binary selects encode(*, 'base64') (DESIGN §4)

@@ -241,6 +241,8 @@ class Gateway:
             return _json(200, {"drained": drained})
         if path == "/_local/orgs" and method == "POST":
             return await self._create_org(request)
+        if path == "/_local/signing-keys" and method == "POST":
+            return _json(201, {"kid": await _in_thread(self.runtime.create_signing_key)})
         if path in ("/_local/dlq", "/_local/dlq/redrive"):
             from local.mqtt import dead_letters, redrive_dead_letters
 

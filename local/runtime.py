@@ -192,6 +192,8 @@ class Runtime:
         with self.lock:
             self._create_tables()
             self._create_buckets()
+            os.environ["SIGNING_KEY_ARNS"] = ""
+            self.create_signing_key()
             self._cursors = self._stream_cursors()
         self._timers = self._schedule_timers()
         self._stop.clear()
@@ -271,6 +273,16 @@ class Runtime:
         s3 = self.client("s3")
         for variable in ("LAKE_BUCKET", "OBJECTS_BUCKET"):
             s3.create_bucket(Bucket=os.environ[variable])
+
+    def create_signing_key(self) -> str:
+        """A new KMS key for access tokens, made the active one (a new key generation in the cloud)."""
+        with self.lock:
+            metadata = self.client("kms").create_key(
+                KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY", Description="watershed access tokens"
+            )["KeyMetadata"]
+        arns = [arn for arn in os.environ.get("SIGNING_KEY_ARNS", "").split(",") if arn]
+        os.environ["SIGNING_KEY_ARNS"] = ",".join([*arns, metadata["Arn"]])
+        return str(metadata["KeyId"])
 
     def table_name(self, table: str) -> str:
         """The DynamoDB name of a manifest table name ("intervals")."""
