@@ -8,6 +8,7 @@ racing redemptions cannot both win.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -34,7 +35,7 @@ def _get(pk: str) -> dict[str, Any] | None:
 def _item(pk: str, org: str, kind: str, doc: dict[str, Any], expires_s: int | None) -> CatalogItem:
     item = CatalogItem(pk, GUARD, kind=kind, org=org, doc=doc)
     if expires_s is not None:
-        item.expires = expires_s  # type: ignore[assignment]
+        item.expires = datetime.fromtimestamp(expires_s, UTC)
     return item
 
 
