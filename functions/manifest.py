@@ -79,6 +79,9 @@ class Function:
     iot_publish: tuple[str, ...] = ()
     """MQTT topic patterns (IAM wildcards, e.g. `things/*/config/expected/*`) it may publish to, retained."""
 
+    signs_tokens: bool = False
+    """May sign access tokens with the KMS signing key (kms:Sign); no other function may (infra/oauth.py)."""
+
     @property
     def handler(self) -> str:
         return "handler.lambda_handler"
@@ -106,7 +109,7 @@ FUNCTIONS: tuple[Function, ...] = (
         "catalog", tables={"catalog": RW, "intervals": RW, "rollups": RW}, buckets={"objects": RW}, timeout_s=29
     ),
     # the OAuth 2.0 authorization server (issue 21): the only function that may sign tokens (infra/oauth.py)
-    Function("oauth", memory_mb=512, timeout_s=10, tables={"catalog": RW}),
+    Function("oauth", memory_mb=512, timeout_s=10, tables={"catalog": RW}, signs_tokens=True),
     Function("ingest", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RW}),
     Function("query", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RO, "rollups": RO}),
     # MQTT (issue 5): a rule that may see binary selects encode(*, 'base64') (DESIGN §4)
