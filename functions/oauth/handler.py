@@ -1,4 +1,4 @@
-"""The OAuth 2.0 authorization server: token and authorization endpoints, JWKS, metadata (routes in watershed.api.routes)."""
+"""The OAuth 2.0 server: token and authorization endpoints, JWKS, metadata (routes in watershed.api.routes)."""
 
 from watershed.api.http import http_handler
 

@@ -249,5 +249,5 @@ def test_scope_matrix(platform: Platform, world: World, kind: str) -> None:
                     response = caller.request(route.method, _placeholder_path(route, world))
                     ok = response.status_code == 403
                 if not ok:
-                    failures.append(f"{scope} {route.method} {route.path}: {response.status_code} {response.text[:120]}")
+                    failures.append(f"{scope} {route.method} {route.path}: {response.status_code} {response.text[:99]}")
     assert failures == []

@@ -219,7 +219,8 @@ COMPONENTS: dict[str, Schema] = {
                        "created": TIME_OUT},
     },
     "IssuerCreate": _body(
-        {"issuer": {"type": "string", "format": "uri"}, "audience": NAME, "jwksUri": {"type": "string", "format": "uri"},
+        {"issuer": {"type": "string", "format": "uri"}, "audience": NAME,
+         "jwksUri": {"type": "string", "format": "uri"},
          "orgClaim": {"type": "string"}, "orgValue": {"type": "string"}, "scopeClaim": {"type": "string"},
          "scopeMap": {"type": "object", "additionalProperties": {"type": "string", "enum": list(SCOPE_NAMES)}}},
         ("issuer", "audience")),

@@ -82,6 +82,8 @@ def _publish(arn: str, kid: str) -> None:
         if store.get_signing_key(kid) is None:
             der = _kms().get_public_key(KeyId=arn)["PublicKey"]
             public = load_der_public_key(der)
+            if not isinstance(public, ec.EllipticCurvePublicKey):
+                raise Unavailable(f"signing key {kid} is not an elliptic-curve key")
             jwk = json.loads(ECAlgorithm.to_jwk(public))
             jwk.update({"kid": kid, "alg": ALGORITHM, "use": "sig"})
             store.put_signing_key(kid, {"kid": kid, "jwk": jwk, "created": now_ms(), "retired": None})
