@@ -22,7 +22,8 @@ from urllib.parse import urlencode, urlsplit
 from watershed import signing
 from watershed.errors import NotFound, ValidationError, WatershedError
 from watershed.services import tokens, users
-from watershed.services.auth import SCOPES, check_scopes
+from watershed.services.auth import SCOPES
+from watershed.services.users import valid_scopes
 from watershed.store import catalog as store
 from watershed.store import oauth as oauth_store
 from watershed.timefmt import now_ms
@@ -104,7 +105,7 @@ def create_client(org: str, body: Any) -> tuple[dict[str, Any], str | None]:
         "name": text(body["name"], "name"),
         "grants": sorted(set(grants)),
         "redirectUris": uris,
-        "scopes": sorted(set(check_scopes(body.get("scopes") or list(SCOPES)))),
+        "scopes": valid_scopes(body.get("scopes") or list(SCOPES)),
         "public": is_public,
         "pools": pools,
         "expires": expires,

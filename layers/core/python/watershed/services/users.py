@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from watershed.errors import NotFound, Unauthorized, ValidationError
-from watershed.services.auth import check_scopes
+from watershed.services.auth import SCOPES
 from watershed.store import catalog as store
 from watershed.timefmt import now_ms
 from watershed.validation import obj, text
@@ -28,6 +28,13 @@ def _hasher() -> Any:
     from argon2 import PasswordHasher
 
     return PasswordHasher()
+
+
+def valid_scopes(scopes: Any, field: str = "scopes") -> list[str]:
+    """A non-empty list of read, write, admin (users and OAuth clients hold the same scopes as keys)."""
+    if not isinstance(scopes, list) or not scopes or not all(s in SCOPES for s in scopes):
+        raise ValidationError(f"scopes must be a non-empty list of {', '.join(SCOPES)}", field)
+    return sorted(set(scopes))
 
 
 def _guard(org: str, username: str) -> str:
@@ -49,7 +56,7 @@ def create_user(org: str, body: Any) -> dict[str, Any]:
         "org": org,
         "username": username,
         "name": text(body.get("name") or username, "name"),
-        "scopes": sorted(set(check_scopes(body["scopes"]))),
+        "scopes": valid_scopes(body["scopes"]),
         "created": now_ms(),
         "passwordHash": _hasher().hash(password),
         "failures": 0,
