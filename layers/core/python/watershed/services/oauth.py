@@ -176,11 +176,11 @@ class TokenResponse:
 
 
 def _scopes(requested: str | None, allowed: list[str]) -> list[str]:
-    """Requested scopes, which must all be allowed; none requested means every allowed one."""
+    """Requested scopes, each allowed or implied by one (admin ⊇ write ⊇ read); none requested: all allowed."""
     if requested is None or not requested.strip():
         return sorted(allowed)
     names = requested.split()
-    if not all(n in allowed for n in names):
+    if not all(n in _implied(allowed) for n in names):
         raise OAuthError("invalid_scope", f"scope must be within: {' '.join(sorted(allowed))}")
     return sorted(set(names))
 
