@@ -103,7 +103,7 @@ FUNCTIONS: tuple[Function, ...] = (
         kind=Kind.REST_AUTHORIZER,
         memory_mb=256,
         timeout_s=5,
-        tables={"catalog": RO},
+        tables={"catalog": RW},  # RW only to record a key's last use (services/key_lifecycle.py)
     ),
     Function(
         "catalog", tables={"catalog": RW, "intervals": RW, "rollups": RW}, buckets={"objects": RW}, timeout_s=29

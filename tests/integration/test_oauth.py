@@ -32,11 +32,12 @@ REDIRECT = "https://app.example/callback"
 
 @pytest.fixture(scope="module")
 def oauth_platform() -> Iterator[Platform]:
-    """A platform of its own: an external issuer's JWKS may be refetched at once on an unknown kid."""
+    """A platform of its own: an external issuer's JWKS may be refetched at once on an unknown kid, and
+    no authorizer cache, so a revocation or an expiry shows on the next request."""
     previous = os.environ.get("WATERSHED_JWKS_COOLDOWN_S")
     os.environ["WATERSHED_JWKS_COOLDOWN_S"] = "0"
     try:
-        with start_platform("--no-mqtt") as running:
+        with start_platform("--no-mqtt", "--auth-cache-ttl", "0") as running:
             yield running
     finally:
         if previous is None:
@@ -427,3 +428,63 @@ def test_metadata_and_crud(oauth_platform: Platform, admin: httpx.Client) -> Non
     client = _client(admin, grants=["client_credentials"])
     assert [c["id"] for c in admin.get("/v1/clients").json()["data"]] == [client["clientId"]]
     assert "secretHash" not in admin.get("/v1/clients").text
+
+
+# API key lifecycle
+
+
+def _key_call(url: str, secret: str) -> int:
+    return httpx.get(f"{url}/v1/me", headers={"Authorization": f"ApiKey {secret}"}, timeout=30).status_code
+
+
+def test_key_rotation_keeps_the_old_secret_for_the_grace_period(oauth_platform: Platform,
+                                                                admin: httpx.Client) -> None:
+    url = oauth_platform.url
+    created = admin.post("/v1/keys", json={"name": "fleet", "scopes": ["write"]}).json()
+    old = created["key"]
+    assert _key_call(url, old) == 200
+    described = admin.get(f"/v1/keys/{created['id']}").json()
+    assert described["lastUsed"] is not None and "hash" not in described
+    rotated = admin.post(f"/v1/keys/{created['id']}/rotate", json={"graceSeconds": 3600})
+    assert rotated.status_code == 201, rotated.text
+    new = rotated.json()["key"]
+    assert new != old and rotated.json()["id"] == created["id"]
+    assert _key_call(url, new) == 200 and _key_call(url, old) == 200
+    now_only = admin.post(f"/v1/keys/{created['id']}/rotate", json={"graceSeconds": 0}).json()["key"]
+    assert _key_call(url, now_only) == 200
+    assert _key_call(url, new) == 401
+    assert _key_call(url, old) == 200  # still within the first rotation's grace period
+    assert admin.delete(f"/v1/keys/{created['id']}").status_code == 204
+    assert _key_call(url, old) == 401 and _key_call(url, now_only) == 401
+
+
+def test_key_expiry(oauth_platform: Platform, admin: httpx.Client) -> None:
+    url = oauth_platform.url
+    created = admin.post("/v1/keys", json={"name": "temp", "scopes": ["read"]}).json()
+    past = admin.patch(f"/v1/keys/{created['id']}", json={"expires": "2020-01-01T00:00:00Z"})
+    assert past.status_code == 400 and past.json()["field"] == "expires"
+    soon = int(time.time() * 1000) + 1500
+    updated = admin.patch(f"/v1/keys/{created['id']}", json={"expires": soon})
+    assert updated.status_code == 200 and updated.json()["expires"].endswith("Z")
+    assert _key_call(url, created["key"]) == 200
+    deadline = time.monotonic() + 10
+    while _key_call(url, created["key"]) == 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _key_call(url, created["key"]) == 401
+    assert time.time() * 1000 >= soon
+
+
+def test_client_expiry(oauth_platform: Platform, admin: httpx.Client) -> None:
+    url = oauth_platform.url
+    soon = int(time.time() * 1000) + 1500
+    client = _client(admin, grants=["client_credentials"], expires=soon)
+    token = _token(url, grant_type="client_credentials", client_id=client["clientId"],
+                   client_secret=client["clientSecret"]).json()["access_token"]
+    assert _bearer(url, token).status_code == 200
+    deadline = time.monotonic() + 10
+    while _bearer(url, token).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _bearer(url, token).status_code == 401
+    refused = _token(url, grant_type="client_credentials", client_id=client["clientId"],
+                     client_secret=client["clientSecret"])
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"

@@ -106,6 +106,9 @@ def _calls() -> dict[tuple[str, str], Call]:
         ("DELETE", "/v1/streams/{id}"): lambda w, c: c.delete(f"/v1/streams/{w.new_stream()}"),
         ("POST", "/v1/keys"): lambda w, c: c.post("/v1/keys", json=KEY()),
         ("GET", "/v1/keys"): lambda w, c: c.get("/v1/keys"),
+        ("GET", "/v1/keys/{id}"): lambda w, c: c.get(f"/v1/keys/{w.ids['key']}"),
+        ("PATCH", "/v1/keys/{id}"): lambda w, c: c.patch(f"/v1/keys/{w.ids['key']}", json={"expires": None}),
+        ("POST", "/v1/keys/{id}/rotate"): lambda w, c: c.post(f"/v1/keys/{w.new('/v1/keys', KEY)}/rotate"),
         ("DELETE", "/v1/keys/{id}"): lambda w, c: c.delete(f"/v1/keys/{w.new('/v1/keys', KEY)}"),
         ("POST", "/v1/streams/{id}/intervals"): lambda w, c: c.post(f"/v1/streams/{w.ids['stream']}/intervals",
                                                                     json=[{"timestamp": TS, "value": 1.5}]),
@@ -181,6 +184,7 @@ def world(platform: Platform) -> Iterator[World]:
         admin.put(f"/v1/stations/{w.ids['station']}/configs/main", json={"configs": {"a": 1}}).raise_for_status()
         w.ids["export"] = str(w.post("/v1/exports", json={"streams": [w.ids["stream"]], "start": 0,
                                                           "end": TS + 10})["id"])
+        w.ids["key"] = w.new("/v1/keys", KEY)
         w.ids["client"] = str(w.post("/v1/clients", json={"name": "c", "grants": ["client_credentials"]})["id"])
         for scope in SCOPES:
             w.ids[f"user_{scope}"] = str(w.post("/v1/users", json={"username": f"u-{scope}", "password": PASSWORD,

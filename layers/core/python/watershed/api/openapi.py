@@ -174,6 +174,14 @@ COMPONENTS: dict[str, Schema] = {
         "allOf": [_ref("ApiKey"), {"type": "object", "required": ["key"],
                                    "properties": {"key": {"type": "string", "description": "shown only once"}}}],
     },
+    "ApiKeyLife": {
+        "allOf": [_ref("ApiKey"), {"type": "object", "required": ["lastUsed"], "properties": {
+            "expires": _nullable(TIME_OUT), "rotated": TIME_OUT, "lastUsed": _nullable(TIME_OUT)}}],
+    },
+    "ApiKeyRotated": {
+        "allOf": [_ref("ApiKeyLife"), {"type": "object", "required": ["key"],
+                                       "properties": {"key": {"type": "string", "description": "shown only once"}}}],
+    },
     "OAuthClient": {
         "type": "object",
         "required": ["id", "name", "grants", "redirectUris", "scopes", "public", "created"],
@@ -424,6 +432,13 @@ OPERATIONS: dict[str, Doc] = {
     "create_key": Doc("Create an API key (shown once)", "keys", 201, _ref("ApiKeyCreated"), _ref("ApiKeyCreate")),
     "list_keys": Doc("List API keys", "keys", response=_list_of(_ref("ApiKey"))),
     "delete_key": Doc("Revoke an API key", "keys", 204),
+    "native_auth:get_key": Doc("An API key with its expiry and last use", "keys", response=_ref("ApiKeyLife")),
+    "native_auth:update_key": Doc("Set or clear (null) an API key's expiry", "keys", response=_ref("ApiKeyLife"),
+                                  body=_body({"expires": _nullable(TIME_IN)}, ("expires",))),
+    "native_auth:rotate_key": Doc("A new secret for a key; the old one works graceSeconds more (default 1 day)",
+                                  "keys", 201, _ref("ApiKeyRotated"),
+                                  _body({"graceSeconds": {"type": "integer", "minimum": 0, "maximum": 2592000}}),
+                                  body_required=False),
     # OAuth clients, users, issuers, the caller
     "native_auth:create_client": Doc("Register an OAuth client (the secret is shown once)", "oauth", 201,
                                      _ref("OAuthClientCreated"), _ref("OAuthClientCreate")),

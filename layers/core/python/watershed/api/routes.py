@@ -88,6 +88,9 @@ ROUTES: tuple[Route, ...] = (
     _r("POST", "/v1/keys", "catalog", "create_key", A),
     _r("GET", "/v1/keys", "catalog", "list_keys", A),
     _r("DELETE", "/v1/keys/{id}", "catalog", "delete_key", A),
+    _r("GET", "/v1/keys/{id}", "catalog", "native_auth:get_key", A),
+    _r("PATCH", "/v1/keys/{id}", "catalog", "native_auth:update_key", A),
+    _r("POST", "/v1/keys/{id}/rotate", "catalog", "native_auth:rotate_key", A),
     # intervals: writes
     _r("POST", "/v1/streams/{id}/intervals", "ingest", "push_stream", W),
     _r("POST", "/v1/intervals", "ingest", "push_many", W),

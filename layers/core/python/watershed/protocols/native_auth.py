@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from watershed.api.request import Reply, Request
-from watershed.services import issuers, oauth, users
+from watershed.services import issuers, key_lifecycle, oauth, users
 from watershed.timefmt import format_time
 
 
 def _out(doc: dict[str, Any], hidden: tuple[str, ...]) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if k not in (*hidden, "org")}
-    for name in ("created", "expires", "lockedUntil"):
+    for name in ("created", "expires", "lockedUntil", "rotated", "lastUsed"):
         if isinstance(out.get(name), int):
             out[name] = format_time(out[name])
     return out
@@ -75,6 +75,24 @@ def list_issuers(request: Request) -> Reply:
 def delete_issuer(request: Request) -> Reply:
     issuers.delete_trust(request.principal.org, request.id)
     return Reply(204)
+
+
+def _key(doc: dict[str, Any]) -> dict[str, Any]:
+    return _out(doc, ("hash",))
+
+
+def get_key(request: Request) -> Reply:
+    return Reply(200, _key(key_lifecycle.describe(request.principal, request.id)))
+
+
+def update_key(request: Request) -> Reply:
+    return Reply(200, _key(key_lifecycle.update(request.principal, request.id, request.json())))
+
+
+def rotate_key(request: Request) -> Reply:
+    body = request.json() if request.body.strip() else None
+    doc, secret = key_lifecycle.rotate(request.principal, request.id, body)
+    return Reply(201, {**_key(doc), "key": secret})
 
 
 def me(request: Request) -> Reply:
