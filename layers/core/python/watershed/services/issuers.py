@@ -10,6 +10,7 @@ finds it with one GetItem).
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,12 +29,26 @@ def _guard(issuer: str) -> str:
     return f"ISSUER#{hashlib.sha256(issuer.rstrip('/').encode()).hexdigest()}"
 
 
+def loopback_allowed() -> bool:
+    """Plain-http issuers on loopback: only in the local runtime (tests serve a JWKS there).
+
+    In a Lambda, loopback is the runtime API: fetching a JWKS from it would be a request forgery.
+    """
+    return os.environ.get("WATERSHED_LOOPBACK_ISSUERS") == "true"
+
+
+def fetchable(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return bool(parts.hostname) and parts.hostname not in LOOPBACK
+    return parts.scheme == "http" and parts.hostname in LOOPBACK and loopback_allowed()
+
+
 def _url(value: Any, field: str) -> str:
     url = text(value, field, max_len=1024).rstrip("/")
     parts = urlsplit(url)
-    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
-    if not secure or not parts.hostname or parts.fragment or parts.query:
-        raise ValidationError("must be an https URL (http only on loopback) without query or fragment", field)
+    if not fetchable(url) or parts.fragment or parts.query:
+        raise ValidationError("must be an https URL without query or fragment", field)
     return url
 
 

@@ -21,6 +21,9 @@ from typing import Any
 
 from watershed.errors import Unauthorized
 from watershed.model import Principal, PrincipalKind, Scheme
+from watershed.services import auth, issuers
+from watershed.store import catalog
+from watershed.store import oauth as store
 
 ALGORITHM = "ES256"
 TOKEN_TYPE = "at+jwt"
@@ -61,8 +64,6 @@ def verify_bearer(token: str) -> Principal:
         raise _refuse("no issuer")
     if token_issuer.rstrip("/") == issuer():
         return _verify_own(token, header)
-    from watershed.services import issuers
-
     trust = issuers.trust_for(token_issuer)
     if trust is None:
         raise _refuse("untrusted issuer")
@@ -84,8 +85,6 @@ class _PublishedKeys:
         with self._lock:
             hit = self._keys.get(kid)
         if hit is None or hit[0] <= now:
-            from watershed.store import oauth as store
-
             doc = store.get_signing_key(kid)
             if doc is None:
                 raise _refuse("unknown kid")
@@ -133,10 +132,6 @@ def _verify_own(token: str, header: dict[str, Any]) -> Principal:
 
 def _own_principal(claims: dict[str, Any]) -> Principal:
     """The client (and user) behind a verified token must still exist, unexpired, in its organisation."""
-    from watershed.services import auth
-    from watershed.store import catalog
-    from watershed.store import oauth as store
-
     org, client_id, subject = str(claims["org"]), str(claims["client_id"]), str(claims["sub"])
     now = int(time.time() * 1000)
     client = catalog.get("oauthclient", client_id)
@@ -179,7 +174,7 @@ def _jwks_client(uri: str) -> Any:
     with _jwks_lock:
         client = _jwks_clients.get(uri)
         if client is None:
-            client = PyJWKClient(uri, cache_keys=False, lifespan=KEY_CACHE_S, timeout=5,
+            client = PyJWKClient(uri, cache_keys=False, lifespan=KEY_CACHE_S, timeout=3,
                                  cooldown_duration=jwks_cooldown_s())
             _jwks_clients[uri] = client
         return client
@@ -191,6 +186,8 @@ def _verify_external(token: str, header: dict[str, Any], trust: dict[str, Any]) 
     algorithm = header.get("alg")
     if algorithm not in EXTERNAL_ALGORITHMS or not isinstance(header.get("kid"), str):
         raise _refuse("algorithm")
+    if not issuers.fetchable(trust["jwksUri"]):
+        raise _refuse("JWKS address not allowed here")
     try:
         signing_key = _jwks_client(trust["jwksUri"]).get_signing_key(header["kid"])
     except jwt.PyJWKClientError:
@@ -212,8 +209,6 @@ def _verify_external(token: str, header: dict[str, Any], trust: dict[str, Any]) 
     org_claim = trust.get("orgClaim")
     if org_claim and str(claims.get(org_claim)) != str(trust.get("orgValue")):
         raise _refuse("other organisation")
-    from watershed.services import auth, issuers
-
     return Principal(
         org=trust["org"],
         scopes=auth.expand_scopes(issuers.mapped_scopes(trust, claims)),
@@ -225,8 +220,6 @@ def _verify_external(token: str, header: dict[str, Any], trust: dict[str, Any]) 
 
 def jwks() -> dict[str, Any]:
     """The JWK Set of Watershed's own tokens: the active key and retired ones whose tokens may live."""
-    from watershed.store import oauth as store
-
     cutoff = time.time() * 1000 - MAX_ACCESS_TOKEN_S * 1000
     keys = [doc["jwk"] for doc in store.signing_keys() if doc.get("retired") is None or doc["retired"] > cutoff]
     return {"keys": keys}
