@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,11 +26,12 @@ from botocore.exceptions import ClientError
 from watershed.errors import Unavailable
 from watershed.store import batch, query
 from watershed.store import intervals as intervals_store
+from watershed.store.markers import SHARDS, marker_puts
+from watershed.store.markers import marker_key as _marker_key
 from watershed.store.tables import CatalogItem, RollupItem
 
 PERIODS = ("15m", "1h", "1d", "1mo")
-BASE_MS = 15 * 60_000
-SHARDS = 8
+BASE_MS = intervals_store.BASE_MS
 TOMBSTONE_TTL_S = 7 * 86_400
 
 
@@ -182,21 +181,9 @@ class Marker:
     token: str
 
 
-def _shard(stream_id: str) -> int:
-    return zlib.crc32(stream_id.encode()) % SHARDS
-
-
-def _marker_key(stream_id: str, bucket: int) -> dict[str, Any]:
-    return {"pk": {"S": f"DIRTY#{_shard(stream_id)}"}, "sk": {"S": f"{stream_id}#{bucket:013d}"}}
-
-
 def mark_dirty(buckets: Iterable[tuple[str, int]]) -> int:
     """Mark (stream, 15m bucket start) pairs dirty: one idempotent put each, batched by 25."""
-    token = uuid.uuid4().hex
-    requests = [
-        {"PutRequest": {"Item": {**_marker_key(stream, bucket), "kind": {"S": "dirty"}, "t": {"S": token}}}}
-        for stream, bucket in sorted(set(buckets))
-    ]
+    requests = marker_puts(buckets)
     _batch_write(CatalogItem, requests, markers=True)
     return len(requests)
 
