@@ -54,6 +54,11 @@ class World:
     def new_stream(self) -> str:
         return str(self.post(f"/v1/stations/{self.ids['station']}/streams", json={"name": "t", "type": "float"})["id"])
 
+    def new_bucket(self) -> str:
+        name = f"b{uuid.uuid4().hex[:8]}"
+        self.post(f"/v1/stations/{self.ids['station']}/buckets", json={"name": name})
+        return name
+
     def new_upload(self) -> str:
         ticket = self.post(f"/v1/streams/{self.ids['objects']}/objects/uploads", json={"contentType": "image/png"})
         httpx.put(ticket["url"], content=b"png", headers=ticket["headers"], timeout=30).raise_for_status()
@@ -101,6 +106,16 @@ def _calls() -> dict[tuple[str, str], Call]:
         ("POST", "/v1/stations/{id}/streams"): lambda w, c: c.post(f"/v1/stations/{w.ids['station']}/streams",
                                                                    json={"name": "n", "type": "float"}),
         ("GET", "/v1/stations/{id}/streams"): lambda w, c: c.get(f"/v1/stations/{w.ids['station']}/streams"),
+        ("POST", "/v1/stations/{id}/buckets"): lambda w, c: c.post(f"/v1/stations/{w.ids['station']}/buckets",
+                                                                   json={"name": f"b{uuid.uuid4().hex[:8]}"}),
+        ("GET", "/v1/stations/{id}/buckets"): lambda w, c: c.get(f"/v1/stations/{w.ids['station']}/buckets"),
+        ("GET", "/v1/stations/{id}/buckets/{name}"): lambda w, c: c.get(
+            f"/v1/stations/{w.ids['station']}/buckets/main"),
+        ("PATCH", "/v1/stations/{id}/buckets/{name}"): lambda w, c: c.patch(
+            f"/v1/stations/{w.ids['station']}/buckets/main", json={"description": "d"}),
+        ("DELETE", "/v1/stations/{id}/buckets/{name}"): lambda w, c: c.delete(
+            f"/v1/stations/{w.ids['station']}/buckets/{w.new_bucket()}"),
+        ("GET", "/v1/streams/{id}/summary"): lambda w, c: c.get(f"/v1/streams/{w.ids['stream']}/summary"),
         ("GET", "/v1/streams/{id}"): lambda w, c: c.get(f"/v1/streams/{w.ids['stream']}"),
         ("PATCH", "/v1/streams/{id}"): lambda w, c: c.patch(f"/v1/streams/{w.ids['stream']}", json={"unit": "K"}),
         ("DELETE", "/v1/streams/{id}"): lambda w, c: c.delete(f"/v1/streams/{w.new_stream()}"),
@@ -176,6 +191,7 @@ def world(platform: Platform) -> Iterator[World]:
         w.ids["pool"] = w.new_pool()
         w.ids["station"] = w.new_station()
         w.ids["stream"] = w.new_stream()
+        w.post(f"/v1/stations/{w.ids['station']}/buckets", json={"name": "main"})
         w.post(f"/v1/streams/{w.ids['stream']}/intervals", json=[{"timestamp": TS, "value": 1.0}])
         w.ids["objects"] = str(w.post(f"/v1/stations/{w.ids['station']}/streams",
                                       json={"name": "o", "type": "object"})["id"])
@@ -230,7 +246,8 @@ KINDS: dict[str, tuple[Scheme, Callable[[Platform, World, str], httpx.Client]]] 
 
 def _placeholder_path(route: Route, w: World) -> str:
     """The route's path with ids of the world's resources (a 403 comes before any look-up)."""
-    return (route.path.replace("{id}", w.ids["pool"]).replace("{group}", "main").replace("{upload}", "u")
+    return (route.path.replace("{id}", w.ids["pool"]).replace("{group}", "main").replace("{name}", "main")
+            .replace("{upload}", "u")
             .replace("{timestamp}", str(TS)))
 
 
