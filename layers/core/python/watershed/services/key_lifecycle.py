@@ -16,7 +16,7 @@ from typing import Any
 
 from watershed.errors import NotFound, ValidationError
 from watershed.model import Principal
-from watershed.services import auth
+from watershed.services import auth, keys
 from watershed.store import catalog as store
 from watershed.timefmt import now_ms, parse_time
 from watershed.validation import integer, obj
@@ -35,12 +35,10 @@ def _last_used_name(key_id: str) -> str:
 
 
 def _owned(principal: Principal, key_id: str) -> dict[str, Any]:
-    """A key of the caller's organisation that the caller may see (restricted callers: within their pools)."""
+    """A key the caller may manage, by services.keys' rules (a live caller; restricted ones within their pools)."""
+    keys._require_live_caller(principal)
     doc = store.get("apikey", key_id) if len(key_id.encode()) <= 64 else None
-    if doc is None or doc.get("org") != principal.org:
-        raise NotFound("API key not found", "id")
-    pools = doc.get("pools") or []
-    if principal.pools and not (pools and all(principal.may_see_pool(p) for p in pools)):
+    if doc is None or not keys._visible(principal, doc):
         raise NotFound("API key not found", "id")
     return doc
 
