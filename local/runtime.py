@@ -87,6 +87,7 @@ def prepare_environment() -> None:
     os.environ.setdefault("CATALOG_TABLE", config.CATALOG_TABLE)
     os.environ.setdefault("INTERVALS_TABLE", config.INTERVALS_TABLE)
     os.environ.setdefault("ROLLUPS_TABLE", config.ROLLUPS_TABLE)
+    os.environ.setdefault("CONNECTIONS_TABLE", config.CONNECTIONS_TABLE)
     os.environ.setdefault("LAKE_BUCKET", config.LAKE_BUCKET)
     os.environ.setdefault("OBJECTS_BUCKET", config.OBJECTS_BUCKET)
 

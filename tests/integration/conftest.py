@@ -42,6 +42,8 @@ class Platform:
     mqtt_host: str | None
     mqtt_port: int | None
     process: subprocess.Popen[bytes] = field(repr=False)
+    ws_url: str | None = None
+    """The native WebSocket protocol's URL (`WebSocket at ws://...`)."""
 
     def drain(self) -> int:
         """Deliver every pending stream record to its functions now; how many were delivered."""
@@ -93,6 +95,8 @@ def start_platform(*extra_args: str) -> Iterator[Platform]:
             "0",
             "--mqtt-port",
             "0",
+            "--ws-port",
+            "0",
             "--no-scheduler",
             "--env-file",
             str(env_file),
@@ -124,6 +128,7 @@ def start_platform(*extra_args: str) -> Iterator[Platform]:
                     mqtt_host=values.get("WATERSHED_MQTT_HOST"),
                     mqtt_port=int(mqtt_port) if mqtt_port else None,
                     process=process,
+                    ws_url=values.get("WATERSHED_NATIVE_WS_URL"),
                 )
             finally:
                 process.terminate()
