@@ -35,6 +35,7 @@ MAX_MESSAGE_BYTES = 128 * 1024
 IDLE_TIMEOUT_S = 600.0
 MAX_DURATION_S = 7200.0
 CONNECTIONS_PREFIX = "/_connections/"
+CONTROL_PREFIX = "/_local/connections"
 INTERNAL_ERROR = "Internal server error"
 
 
@@ -75,6 +76,7 @@ class _Connection:
     last_active: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
+    skip_disconnect: bool = False
 
 
 class _QuietRefusals(logging.Filter):
@@ -174,7 +176,8 @@ class WebSocketDoor:
         finally:
             connection.closed = True
             self.connections.pop(connection_id, None)
-            await self._disconnected(connection, code, reason)
+            if not connection.skip_disconnect:
+                await self._disconnected(connection, code, reason)
 
     async def _authorize(
         self, connection_id: str, connected_at: int, headers: list[tuple[str, str]], query: list[tuple[str, str]],
@@ -283,6 +286,9 @@ class WebSocketDoor:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        if path.startswith(CONTROL_PREFIX):
+            await self._control(path, method, send)
+            return
         protocol, _, rest = path.removeprefix(CONNECTIONS_PREFIX).partition("/@connections/")
         if not path.startswith(CONNECTIONS_PREFIX) or not rest:
             await _http(send, 404, "NotFoundException", {"message": "Not Found"})
@@ -323,6 +329,33 @@ class WebSocketDoor:
             await _http(send, 204, None, None)
         else:
             await _http(send, 405, "BadRequestException", {"message": "Method not allowed"})
+
+
+    async def _control(self, path: str, method: str, send: Send) -> None:
+        """Test controls: `GET /_local/connections` (open ids), `GET .../{id}` (its items in the
+        table), `POST .../{id}/drop` (close it without `$disconnect`, as when API Gateway's
+        best-effort `$disconnect` invocation is lost)."""
+        rest = path.removeprefix(CONTROL_PREFIX).strip("/")
+        if not rest and method == "GET":
+            await _http(send, 200, None, {"data": sorted(self.connections)})
+            return
+        connection_id, _, action = rest.partition("/")
+        if method == "GET" and not action:
+            from watershed.store import connections as store
+
+            items = await asyncio.get_running_loop().run_in_executor(
+                None, self.runtime.call, store.count_items, connection_id
+            )
+            await _http(send, 200, None, {"id": connection_id, "open": connection_id in self.connections,
+                                          "items": items})
+            return
+        connection = self.connections.get(connection_id)
+        if method == "POST" and action == "drop" and connection is not None:
+            connection.skip_disconnect = True
+            await self._close(connection, 1001, "")
+            await _http(send, 204, None, None)
+            return
+        await _http(send, 404, "NotFoundException", {"message": "Not Found"})
 
 
 def _iso(epoch_s: float) -> str:

@@ -82,6 +82,11 @@ def count_subscriptions(connection_id: str) -> int:
     return ConnectionItem.count(connection_id, ConnectionItem.sk.startswith(SUBSCRIPTION))
 
 
+def count_items(connection_id: str) -> int:
+    """Every item a connection has (itself and its subscriptions)."""
+    return ConnectionItem.count(connection_id)
+
+
 def delete_connection(connection_id: str) -> int:
     """Remove a connection and every subscription of it; returns how many items went."""
     return _delete(ConnectionItem.query(connection_id))
