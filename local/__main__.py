@@ -41,7 +41,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mqtt-port", type=int, default=1883)
     parser.add_argument("--ws-port", type=int, default=8081, help="the WebSocket door (every WebSocket API)")
     parser.add_argument(
-        "--ws-idle-timeout", type=float, default=600.0, help="seconds before an idle WebSocket is closed (API Gateway: 600)"
+        "--ws-idle-timeout",
+        type=float,
+        default=600.0,
+        help="seconds before an idle WebSocket is closed (API Gateway: 600)",
     )
     parser.add_argument("--env-file", type=Path, default=ROOT / ".watershed" / "local.env")
     parser.add_argument("--no-scheduler", action="store_true", help="do not fire schedules by themselves")

@@ -107,7 +107,8 @@ def _statements(real: Synth, function: str) -> list[dict[str, Any]]:
 def test_only_the_changes_function_may_manage_connections(real: Synth) -> None:
     (api_id,) = real.of_type("AWS::ApiGatewayV2::Api")
     for function in FUNCTIONS:
-        manage = [s for s in _statements(real, function.name) if "execute-api:ManageConnections" in as_list(s["Action"])]
+        statements = _statements(real, function.name)
+        manage = [s for s in statements if "execute-api:ManageConnections" in as_list(s["Action"])]
         if function.name == "changes":
             (statement,) = manage
             assert references(statement["Resource"]) == {api_id}
@@ -132,7 +133,8 @@ def test_websocket_errors_raise_alarms(real: Synth) -> None:
     (api_id,) = real.of_type("AWS::ApiGatewayV2::Api")
     alarms = [a["Properties"] for a in real.of_type("AWS::CloudWatch::Alarm").values()
               if a["Properties"].get("Namespace") == "AWS/ApiGateway"
-              and any(d["Name"] == "ApiId" and references(d["Value"]) == {api_id} for d in a["Properties"]["Dimensions"])]
+              and any(d["Name"] == "ApiId" and references(d["Value"]) == {api_id}
+                      for d in a["Properties"]["Dimensions"])]
     assert sorted(a["MetricName"] for a in alarms) == ["ExecutionError", "IntegrationError"]
     topic = real.logical_id(real.stack.observability.topic)
     assert all(a["AlarmActions"] == [{"Ref": topic}] for a in alarms)

@@ -159,7 +159,8 @@ def deliver(deliveries: Sequence[live.Delivery]) -> FanOutReport:
     else:
         with ThreadPoolExecutor(max_workers=min(POST_THREADS, len(jobs))) as pool:
             results = list(pool.map(lambda job: _post(*job), jobs))
-    for (_client_, connection, _frames), (sent, outcome) in zip(jobs, results, strict=True):
+    for job, (sent, outcome) in zip(jobs, results, strict=True):
+        connection = job[1]
         report.connections += 1
         report.messages += sent
         if outcome == "gone":

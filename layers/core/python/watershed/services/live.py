@@ -101,7 +101,7 @@ def streams_of_pool(principal: Principal, pool_id: str, field: str = "pool") -> 
         stations = [doc["id"] for _, doc in cat.list_stations(principal, pool_id, None)]
     except NotFound:
         raise NotFound("pool not found", field) from None
-    streams = []
+    streams: list[Stream] = []
     for station in stations:
         streams.extend(cat.stream_from_doc(doc) for _, doc in catalog_store.children("station", station, "stream"))
     return streams
