@@ -46,6 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=600.0,
         help="seconds before an idle WebSocket is closed (API Gateway: 600)",
     )
+    parser.add_argument(
+        "--stream-poll-interval",
+        type=float,
+        default=0.05,
+        help="seconds between reads of the table streams (live updates wait at most this long)",
+    )
     parser.add_argument("--env-file", type=Path, default=ROOT / ".watershed" / "local.env")
     parser.add_argument("--no-scheduler", action="store_true", help="do not fire schedules by themselves")
     parser.add_argument("--no-mqtt", action="store_true", help="do not start the MQTT broker")
@@ -114,7 +120,7 @@ async def start_websocket_door(
 
 
 async def serve(args: argparse.Namespace) -> None:
-    runtime = Runtime(scheduler=not args.no_scheduler)
+    runtime = Runtime(scheduler=not args.no_scheduler, poll_interval_s=args.stream_poll_interval)
     runtime.start()
     broker: Any = None
     stop_broker: Any = None
