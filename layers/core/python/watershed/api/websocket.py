@@ -120,8 +120,13 @@ def _client(protocol: str) -> Any:
         return None
     if endpoint not in _clients:
         import boto3
+        from botocore.config import Config
 
-        _clients[endpoint] = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, region_name=config.REGION)
+        # One slow or broken connection must not hold up the batch: few retries, short timeouts.
+        settings = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=5)
+        _clients[endpoint] = boto3.client(
+            "apigatewaymanagementapi", endpoint_url=endpoint, region_name=config.REGION, config=settings
+        )
     return _clients[endpoint]
 
 
