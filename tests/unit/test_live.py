@@ -119,3 +119,12 @@ def test_an_unreachable_endpoint_never_raises(stream: Stream, monkeypatch: pytes
     report = websocket.fan_out([change(stream, TS, 1.0)])
     assert (report.messages, report.failed) == (0, 1)
     assert connections.count_items("c1") == 1  # a failure is not a Gone: the subscription stays
+
+
+def test_the_connection_remembers_who_opened_it(aws: None) -> None:
+    pooled = Principal(org="org-1", scopes=frozenset({"read"}), pools=frozenset({"p1"}), key_id="k1")
+    live.connect("c1", pooled, "native_ws")
+    assert live.principal_of("c1") == pooled
+    live.disconnect("c1")
+    with pytest.raises(Exception, match="Unauthorized"):
+        live.principal_of("c1")

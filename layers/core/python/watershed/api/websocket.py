@@ -83,7 +83,11 @@ def websocket_handler(protocol: str) -> Callable[[dict[str, Any], LambdaContext]
             live.disconnect(connection)
             return {"statusCode": 200}
         try:
-            principal = auth.from_context(request.get("authorizer"))
+            context = request.get("authorizer")
+            if route != "$connect" and not (context or {}).get("org"):
+                principal = live.principal_of(connection)
+            else:
+                principal = auth.from_context(context)
             if route == "$connect":
                 auth.require_scope(principal, "read")
                 live.connect(connection, principal, protocol)

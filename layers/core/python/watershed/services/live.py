@@ -16,6 +16,7 @@ from typing import Any
 
 from watershed.errors import NotFound, ValidationError
 from watershed.model import NUMERIC_TYPES, Change, Principal, Stream
+from watershed.services import auth
 from watershed.services import catalog as cat
 from watershed.services.rollup_query import series, value_of
 from watershed.services.rollup_time import bucket_start, parse_period, zone
@@ -76,8 +77,18 @@ class Delivery:
 def connect(connection_id: str, principal: Principal, protocol: str) -> None:
     store.put_connection(
         connection_id,
-        {"org": principal.org, "keyId": principal.key_id, "protocol": protocol, "connectedAt": now_ms()},
+        {"org": principal.org, "principal": auth.to_context(principal), "protocol": protocol, "connectedAt": now_ms()},
     )
+
+
+def principal_of(connection_id: str) -> Principal:
+    """Who opened the connection, as its `$connect` authorizer said; Unauthorized once it is gone.
+
+    API Gateway passes the authorizer's context with every frame; this is the fallback for a frame
+    that arrives without it.
+    """
+    doc = store.get_connection(connection_id)
+    return auth.from_context((doc or {}).get("principal"))
 
 
 def disconnect(connection_id: str) -> int:
