@@ -127,7 +127,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         "catalog", tables={"catalog": RW, "intervals": RW, "rollups": RW}, buckets={"objects": RW}, timeout_s=29
     ),
-    Function("ingest", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RW}),
+    # writers of intervals mark the touched buckets dirty in the catalog, in the same calls (read-your-writes)
+    Function("ingest", memory_mb=512, timeout_s=29, tables={"catalog": RW, "intervals": RW}),
     Function("query", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RO, "rollups": RO}),
     # MQTT (issue 5): a rule that may see binary selects encode(*, 'base64') (DESIGN §4)
     Function("mqtt_authorizer", kind=Kind.IOT_AUTHORIZER, memory_mb=256, timeout_s=5, tables={"catalog": RO}),
@@ -170,7 +171,7 @@ FUNCTIONS: tuple[Function, ...] = (
     ),
     Function("configs", tables={"catalog": RW}, iot_publish=("things/*/config/expected/*",)),
     # object streams and exports (issue 7)
-    Function("objects", memory_mb=1024, timeout_s=29, tables={"catalog": RO, "intervals": RW},
+    Function("objects", memory_mb=1024, timeout_s=29, tables={"catalog": RW, "intervals": RW},
              buckets={"objects": RW}),
     Function("exports", memory_mb=1024, timeout_s=29, tables={"catalog": RO, "intervals": RO, "rollups": RO},
              buckets={"objects": RW}),

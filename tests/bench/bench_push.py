@@ -51,6 +51,7 @@ def push_cost() -> None:
             aws_request_id = "bench"
 
         before = intervals.usage.write_units
+        markers_before = intervals.usage.dirty_markers_written
         with count_requests() as calls:
             response = handler.lambda_handler(event, Context())
         assert response["statusCode"] == 200, response
@@ -60,6 +61,10 @@ def push_cost() -> None:
               f"{other} other DynamoDB requests (goal <= 2): {dict(calls)}")
         print(f"write units consumed: {intervals.usage.write_units - before:.0f} "
               f"({(intervals.usage.write_units - before) / N:.2f} per interval)")
+        markers = intervals.usage.dirty_markers_written - markers_before
+        print(f"read-your-writes: {markers} dirty markers (one per 15m bucket of {N} s of data) ride in "
+              f"the same calls: {writes} BatchWriteItem instead of {math.ceil(N / 25)}, "
+              f"+{markers / N * 1000:.0f} items per 1,000 intervals")
 
 
 def import_ratio() -> None:

@@ -11,6 +11,7 @@ from botocore.client import BaseClient
 from watershed.errors import Unavailable
 from watershed.model import Interval
 from watershed.store import intervals
+from watershed.store.tables import IntervalItem
 
 
 @pytest.fixture
@@ -24,10 +25,12 @@ def throttled(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
         if operation != "BatchWriteItem":
             return original(self, operation, params)
         state["calls"] += 1
-        table, requests = next(iter(params["RequestItems"].items()))
-        if state["budget"] > 0:
+        table = IntervalItem.Meta.table_name
+        requests = params["RequestItems"].get(table, [])
+        if state["budget"] > 0 and requests:
             state["budget"] -= 1
-            result = original(self, operation, {**params, "RequestItems": {table: requests[:-1]}})
+            rest = {**params["RequestItems"], table: requests[:-1]}
+            result = original(self, operation, {**params, "RequestItems": {k: v for k, v in rest.items() if v}})
             result["UnprocessedItems"] = {table: requests[-1:]}
             return result
         return original(self, operation, params)
@@ -51,9 +54,20 @@ def test_unstored_items_are_named_in_a_503(throttled: dict[str, int]) -> None:
         intervals.put_many("s1", points)
     body = error.value.to_body()
     assert error.value.status == 503
-    assert body["notStored"] == [{"stream": "s1", "timestamp": 1024}] + [
-        {"stream": "s1", "timestamp": 1000 + i} for i in range(25, 30)
+    # the first call carries the bucket's dirty marker and 24 intervals; its last is refused
+    assert body["notStored"] == [{"stream": "s1", "timestamp": 1023}] + [
+        {"stream": "s1", "timestamp": 1000 + i} for i in range(24, 30)
     ]
+
+
+def test_a_push_marks_its_buckets_dirty_in_the_same_calls(aws: None) -> None:
+    from watershed.store import rollups
+
+    before = intervals.usage.write_requests
+    points = [Interval(i * 60_000, i) for i in range(24)]  # 24 minutes: two 15m buckets
+    intervals.put_many("s3", points)
+    assert intervals.usage.write_requests - before == 2  # 26 requests: 2 markers + 24 intervals
+    assert rollups.dirty_in("s3", 0, 24 * 60_000) == {0, 15 * 60_000}
 
 
 def test_same_timestamp_twice_in_one_push_keeps_the_last(aws: None) -> None:

@@ -33,6 +33,10 @@ class Unauthorized(WatershedError):
     code = "unauthorized"
 
 
+class MissingCredential(Unauthorized):
+    """No credential in a scheme the route accepts (some dialects word this case apart)."""
+
+
 class Forbidden(WatershedError):
     status = 403
     code = "forbidden"

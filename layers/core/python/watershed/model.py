@@ -95,14 +95,43 @@ class Interval:
     value: Any
 
 
+class Scheme(StrEnum):
+    """How a credential is presented; each route names the schemes it accepts (DESIGN §5)."""
+
+    API_KEY = "ApiKey"
+    """`Authorization: ApiKey <key>`: the native API and ORing."""
+    BITPOOL2 = "Bitpool2"
+    """`Authorization: Bitpool2 <key>`: Bitpool."""
+    BASIC = "Basic"
+    """HTTP Basic with the key as user name and any password: Custom Stream."""
+    FORM_KEY = "_key"
+    """A `_key` field in a form body or the query string: Byteport."""
+    BEARER = "Bearer"
+    """`Authorization: Bearer <jwt>`: tokens of Watershed's OAuth server or a trusted issuer."""
+
+
+class PrincipalKind(StrEnum):
+    """What kind of credential stands behind a principal."""
+
+    KEY = "key"
+    CLIENT = "client"
+    USER = "user"
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: resolved by the authorizer, trusted by handlers."""
+    """Who is calling: resolved by the authorizer, trusted by handlers.
+
+    `key_id` names the credential (an API key, OAuth client or user id, per `kind`); `scheme` is
+    how it was presented, so a route can refuse a scheme it does not list.
+    """
 
     org: str
     scopes: frozenset[str]
     pools: frozenset[str] = frozenset()
     key_id: str = ""
+    kind: PrincipalKind = PrincipalKind.KEY
+    scheme: Scheme = Scheme.API_KEY
 
     def may_see_pool(self, pool: str) -> bool:
         return not self.pools or pool in self.pools

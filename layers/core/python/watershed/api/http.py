@@ -12,6 +12,7 @@ import importlib
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -19,8 +20,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from watershed.api.request import Reply, Request
-from watershed.api.routes import AuthMode, Route, routes_for
+from watershed.api.routes import AuthMode, Route, dialect_for_path, routes_for
 from watershed.errors import PayloadTooLarge, WatershedError
+from watershed.model import Scheme
 from watershed.services import auth
 
 MAX_BODY = 6 * 1024 * 1024
@@ -34,8 +36,10 @@ def operation_for(route: Route) -> Operation:
     return getattr(protocol, name)  # type: ignore[no-any-return]
 
 
-def error_response(error: WatershedError) -> Response[str]:
-    return Response(error.status, "application/json", json.dumps(error.to_body()))
+def error_reply(dialect: str, error: WatershedError) -> Reply:
+    """The error in the dialect of a protocol: its module's `error_reply` translator."""
+    protocol = importlib.import_module(f"watershed.protocols.{dialect}")
+    return protocol.error_reply(error)  # type: ignore[no-any-return]
 
 
 def to_response(reply: Reply) -> Response[Any]:
@@ -51,28 +55,36 @@ def request_from(event: dict[str, Any], route: Route) -> Request:
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
     if len(body) > MAX_BODY:
         raise PayloadTooLarge(f"request body is over {MAX_BODY} bytes")
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    query = dict(event.get("queryStringParameters") or {})
     principal = None
     if route.auth is AuthMode.GATEWAY:
         principal = auth.from_context((event.get("requestContext") or {}).get("authorizer"))
+        auth.require_scheme(principal, route.schemes)
         auth.require_scope(principal, route.scope)
     elif route.auth is AuthMode.HANDLER:
-        principal = auth.principal_for_header(_header(event, "authorization"))
+        form = _form(headers, body) if Scheme.FORM_KEY in route.schemes else None
+        principal = auth.authenticate(route.schemes, headers.get("authorization"), query, form)
         auth.require_scope(principal, route.scope)
     return Request(
         path=event.get("path") or "",
         path_params=dict(event.get("pathParameters") or {}),
-        query=dict(event.get("queryStringParameters") or {}),
-        headers={k.lower(): v for k, v in (event.get("headers") or {}).items()},
+        query=query,
+        headers=headers,
         body=body,
         principal_or_none=principal,
     )
 
 
-def _header(event: dict[str, Any], name: str) -> str | None:
-    for key, value in (event.get("headers") or {}).items():
-        if key.lower() == name:
-            return str(value)
-    return None
+def _form(headers: dict[str, str], body: bytes) -> dict[str, str] | None:
+    """A form-urlencoded body's fields (first value each), where a `_key` credential may be."""
+    if "application/x-www-form-urlencoded" not in headers.get("content-type", "").lower():
+        return None
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=10_000)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return {name: values[0] for name, values in fields.items() if values}
 
 
 def resolver_for(function: str) -> APIGatewayRestResolver:
@@ -81,21 +93,21 @@ def resolver_for(function: str) -> APIGatewayRestResolver:
 
     def bind(route: Route) -> None:
         def endpoint(**_params: str) -> Response[Any]:
-            request = request_from(app.current_event.raw_event, route)
-            return to_response(operation_for(route)(request))
+            try:
+                request = request_from(app.current_event.raw_event, route)
+                return to_response(operation_for(route)(request))
+            except WatershedError as error:
+                return to_response(error_reply(route.dialect, error))
 
         app.route(route.resolver_path, route.method)(endpoint)
 
     for route in routes_for(function):
         bind(route)
 
-    @app.exception_handler(WatershedError)
-    def handle_error(error: WatershedError) -> Response[str]:
-        return error_response(error)
-
     @app.not_found
-    def handle_not_found(_error: Exception) -> Response[str]:
-        return error_response(_NoRoute("no such route"))
+    def handle_not_found(_error: Exception) -> Response[Any]:
+        path = app.current_event.raw_event.get("path") or ""
+        return to_response(error_reply(dialect_for_path(path), _NoRoute("no such route")))
 
     return app
 

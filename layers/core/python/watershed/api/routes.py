@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from watershed.model import Scheme
+
 
 class Scope(StrEnum):
     """What a credential may do; admin implies write, write implies read."""
@@ -28,9 +30,17 @@ class AuthMode(StrEnum):
     NONE = "none"
 
 
+NATIVE_SCHEMES: tuple[Scheme, ...] = (Scheme.API_KEY, Scheme.BEARER)
+"""What the native API accepts: API keys and Bearer tokens."""
+
+
 @dataclass(frozen=True)
 class Route:
-    """One HTTP method on one path, served by one function's operation."""
+    """One HTTP method on one path, served by one function's operation.
+
+    `schemes` are the credential schemes the route accepts (any other is refused as if no
+    credential was sent); `dialect` names the protocol module whose `error_reply` shapes its errors.
+    """
 
     method: str
     path: str
@@ -39,6 +49,8 @@ class Route:
     scope: Scope
     auth: AuthMode = AuthMode.GATEWAY
     binary: bool = False
+    schemes: tuple[Scheme, ...] = NATIVE_SCHEMES
+    dialect: str = "native"
 
     @property
     def resolver_path(self) -> str:
@@ -106,3 +118,21 @@ ROUTES: tuple[Route, ...] = (
 def routes_for(function: str) -> tuple[Route, ...]:
     """The routes one function serves."""
     return tuple(r for r in ROUTES if r.function == function)
+
+
+def gateway_schemes() -> frozenset[Scheme]:
+    """Every scheme some gateway route accepts: what the REST authorizer resolves.
+
+    The authorizer's decision is cached by the `Authorization` header for the whole API, so it
+    resolves the union; the handler then refuses a scheme its own route does not list.
+    """
+    return frozenset(s for r in ROUTES if r.auth is AuthMode.GATEWAY for s in r.schemes)
+
+
+def dialect_for_path(path: str) -> str:
+    """The error dialect of a path no route matched: the dialect of routes under its first segment."""
+    head = "/" + path.strip("/").split("/", 1)[0]
+    for route in ROUTES:
+        if route.path == head or route.path.startswith(head + "/"):
+            return route.dialect
+    return "native"

@@ -7,7 +7,7 @@ from typing import Any
 
 from watershed import signing
 from watershed.api.request import Reply, Request
-from watershed.errors import NotFound, ValidationError
+from watershed.errors import NotFound, ValidationError, WatershedError
 from watershed.model import Interval, Principal, Stream
 from watershed.services import auth, ingest, query
 from watershed.services import catalog as cat
@@ -50,6 +50,11 @@ def _listing(request: Request, data: list[Any], token: str | None) -> dict[str, 
         "data": data,
         "paging": {"afterCursor": token, "nextLink": request.link_with(cursor=token) if token else None},
     }
+
+
+def error_reply(error: WatershedError) -> Reply:
+    """The native dialect: `{"code", "message", "field"}` with the error's status."""
+    return Reply(error.status, error.to_body())
 
 
 def health(request: Request) -> Reply:

@@ -312,7 +312,7 @@ def _remove_stream(doc: dict[str, Any], counts: dict[str, int]) -> None:
         counts["objects"] += objects.remove_stream_blobs(doc["org"], doc["id"])
     """Tombstone first: the REMOVE records of its intervals reach `changes` after the item is gone."""
     rollups.remember_deleted(doc)
-    counts["intervals"] += intervals.delete_range(doc["id"], 0, 2**53)
+    counts["intervals"] += intervals.delete_range(doc["id"], 0, 2**53, mark=False)
     rollups.delete_stream(doc["id"])
     keys = [(store.entity_pk("stream", doc["id"]), store.META)]
     if doc.get("alias"):

@@ -14,9 +14,11 @@ from typing import Any
 from watershed.errors import Unavailable
 from watershed.model import Interval
 from watershed.store import batch, query
-from watershed.store.tables import IntervalItem
+from watershed.store.tables import CatalogItem, IntervalItem
 
 BACKOFF_BASE_S = 0.05
+BASE_MS = 15 * 60_000
+"""The rollups' base bucket: a write dirties the 15-minute buckets of its timestamps."""
 
 
 @dataclass
@@ -28,6 +30,8 @@ class Usage:
     write_units: float = 0
     read_requests: int = 0
     items_read: int = 0
+    dirty_markers_written: int = 0
+    """Markers of touched 15m buckets sent in the same BatchWriteItem calls as the intervals."""
 
 
 usage = Usage()
@@ -45,18 +49,37 @@ def decode_value(raw: str) -> Any:
     return json.loads(raw)
 
 
-def _count_write(group: list[dict[str, Any]]) -> None:
+def _count_write(group: list[batch.Tabled]) -> None:
     usage.write_requests += 1
-    usage.write_units += sum(_write_units(r) for r in group)
-    usage.items_written += len(group)
+    usage.write_units += sum(_write_units(r) for _, r in group)
+    table = IntervalItem.Meta.table_name
+    intervals = sum(1 for name, _ in group if name == table)
+    usage.items_written += intervals
+    usage.dirty_markers_written += len(group) - intervals
 
 
-def _batch_write(requests: list[dict[str, Any]], describe: Any) -> None:
-    """BatchWriteItem in groups of 25; UnprocessedItems retried with backoff, else a 503 naming them."""
-    unstored = batch.write_all(IntervalItem, requests, _count_write, BACKOFF_BASE_S)
+def _batch_write(stream_id: str, requests: list[dict[str, Any]], describe: Any, mark: bool = True) -> None:
+    """BatchWriteItem in groups of 25, the dirty markers of the touched 15m buckets first, in the
+    same calls; UnprocessedItems retried with backoff, else a 503 naming the intervals not stored.
+
+    Markers go first so a bucket is dirty before its new intervals can be read raw; the `changes`
+    function marks the buckets again from the table's stream, after the write.
+    """
+    from watershed.store import rollups
+
+    buckets = {(stream_id, _ts(r) - _ts(r) % BASE_MS) for r in requests} if mark else set()
+    markers = [(CatalogItem.Meta.table_name, m) for m in rollups.marker_puts(buckets)]
+    table = IntervalItem.Meta.table_name
+    unstored = batch.write_tables(IntervalItem, [*markers, *((table, r) for r in requests)], _count_write,
+                                  BACKOFF_BASE_S)
     if unstored:
-        failed = [describe(r) for r in unstored]
+        failed = [describe(r) for name, r in unstored if name == table]
         raise Unavailable("DynamoDB did not accept every interval; these were not stored", notStored=failed)
+
+
+def _ts(request: dict[str, Any]) -> int:
+    key = request["PutRequest"]["Item"] if "PutRequest" in request else request["DeleteRequest"]["Key"]
+    return int(key["sk"]["N"])
 
 
 def _write_units(request: dict[str, Any]) -> int:
@@ -84,7 +107,7 @@ def put_many(stream_id: str, intervals: Sequence[Interval], expires_after_s: int
         if expires_after_s is not None:
             item["expires"] = {"N": str(ts // 1000 + expires_after_s)}
         requests.append({"PutRequest": {"Item": item}})
-    _batch_write(requests, lambda r: {"stream": stream_id, "timestamp": int(r["PutRequest"]["Item"]["sk"]["N"])})
+    _batch_write(stream_id, requests, lambda r: {"stream": stream_id, "timestamp": _ts(r)})
     return len(latest)
 
 
@@ -120,9 +143,12 @@ def latest(stream_id: str) -> Interval | None:
     return found[0] if found else None
 
 
-def delete_range(stream_id: str, start: int, end: int) -> int:
-    """Delete every interval with start <= ts <= end; returns how many were deleted."""
+def delete_range(stream_id: str, start: int, end: int, mark: bool = True) -> int:
+    """Delete every interval with start <= ts <= end; returns how many were deleted.
+
+    `mark=False` for a stream being deleted whole: its buckets are not re-aggregated.
+    """
     keys = [item["sk"]["N"] for item in _query(stream_id, start, end, False, None, keys_only=True)]
     requests = [{"DeleteRequest": {"Key": _key(stream_id, int(ts))}} for ts in keys]
-    _batch_write(requests, lambda r: {"stream": stream_id, "timestamp": int(r["DeleteRequest"]["Key"]["sk"]["N"])})
+    _batch_write(stream_id, requests, lambda r: {"stream": stream_id, "timestamp": _ts(r)}, mark)
     return len(keys)

@@ -31,7 +31,7 @@ from watershed.store import intervals as intervals_store
 from watershed.store.tables import CatalogItem, RollupItem
 
 PERIODS = ("15m", "1h", "1d", "1mo")
-BASE_MS = 15 * 60_000
+BASE_MS = intervals_store.BASE_MS
 SHARDS = 8
 TOMBSTONE_TTL_S = 7 * 86_400
 
@@ -190,13 +190,22 @@ def _marker_key(stream_id: str, bucket: int) -> dict[str, Any]:
     return {"pk": {"S": f"DIRTY#{_shard(stream_id)}"}, "sk": {"S": f"{stream_id}#{bucket:013d}"}}
 
 
-def mark_dirty(buckets: Iterable[tuple[str, int]]) -> int:
-    """Mark (stream, 15m bucket start) pairs dirty: one idempotent put each, batched by 25."""
+def marker_puts(buckets: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
+    """The PutRequests that mark (stream, 15m bucket start) pairs dirty, with a fresh token.
+
+    For the catalog table; the intervals repository sends them in its own BatchWriteItem calls so a
+    push's buckets are dirty by the time it answers (read-your-writes for aggregates).
+    """
     token = uuid.uuid4().hex
-    requests = [
+    return [
         {"PutRequest": {"Item": {**_marker_key(stream, bucket), "kind": {"S": "dirty"}, "t": {"S": token}}}}
         for stream, bucket in sorted(set(buckets))
     ]
+
+
+def mark_dirty(buckets: Iterable[tuple[str, int]]) -> int:
+    """Mark (stream, 15m bucket start) pairs dirty: one idempotent put each, batched by 25."""
+    requests = marker_puts(buckets)
     _batch_write(CatalogItem, requests, markers=True)
     return len(requests)
 
