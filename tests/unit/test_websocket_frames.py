@@ -11,6 +11,8 @@ import pytest
 from local import events
 from local.runtime import ROOT
 from local.websocket import _Api
+from watershed.errors import MissingCredential
+from watershed.model import Scheme
 from watershed.protocols import native_ws
 from watershed.services.live import Update
 
@@ -76,17 +78,29 @@ def _authorizer_module() -> Any:
 
 
 @pytest.mark.parametrize(("headers", "query", "expected"), [
-    ([("authorization", "ApiKey k1")], [("key", "k2")], "ApiKey k1"),
-    ([("Authorization", "Bearer t1")], [], "Bearer t1"),
-    ([], [("key", "k2")], "ApiKey k2"),
-    ([], [("token", "t2")], "Bearer t2"),
-    ([], [("other", "x")], None),
+    ([("authorization", "ApiKey k1")], [("key", "k2")], (Scheme.API_KEY, "k1")),
+    ([("Authorization", "Bearer t1")], [], (Scheme.BEARER, "t1")),
+    ([], [("key", "k2")], (Scheme.API_KEY, "k2")),
+    ([], [("token", "t2")], (Scheme.BEARER, "t2")),
 ])
 def test_the_connect_credential_comes_from_the_header_or_the_query(
-    headers: list[tuple[str, str]], query: list[tuple[str, str]], expected: str | None
+    headers: list[tuple[str, str]], query: list[tuple[str, str]], expected: tuple[Scheme, str]
 ) -> None:
     event = events.websocket_authorizer_event(connection_id="c=", connected_at_ms=1, headers=headers, query=query)
     assert _authorizer_module().credential(event) == expected
+
+
+@pytest.mark.parametrize(("headers", "query"), [
+    ([], [("other", "x")]),
+    ([("Authorization", "Bitpool2 k1")], [("key", "k2")]),  # another facade's scheme counts as none
+    ([("Authorization", "Basic azE6")], []),
+])
+def test_no_credential_in_an_accepted_scheme_is_refused(
+    headers: list[tuple[str, str]], query: list[tuple[str, str]]
+) -> None:
+    event = events.websocket_authorizer_event(connection_id="c=", connected_at_ms=1, headers=headers, query=query)
+    with pytest.raises(MissingCredential):
+        _authorizer_module().credential(event)
 
 
 def test_websocket_event_shapes() -> None:
