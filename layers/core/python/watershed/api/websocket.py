@@ -83,11 +83,11 @@ def websocket_handler(protocol: str) -> Callable[[dict[str, Any], LambdaContext]
             live.disconnect(connection)
             return {"statusCode": 200}
         try:
-            context = request.get("authorizer")
-            if route != "$connect" and not (context or {}).get("org"):
+            authorizer = request.get("authorizer")
+            if route != "$connect" and not (authorizer or {}).get("org"):
                 principal = live.principal_of(connection)
             else:
-                principal = auth.from_context(context)
+                principal = auth.from_context(authorizer)
             if route == "$connect":
                 auth.require_scope(principal, "read")
                 live.connect(connection, principal, protocol)
