@@ -44,6 +44,8 @@ class Platform:
     process: subprocess.Popen[bytes] = field(repr=False)
     ws_url: str | None = None
     """The native WebSocket protocol's URL (`WebSocket at ws://...`)."""
+    log_file: Path | None = None
+    """What the process printed."""
 
     def drain(self) -> int:
         """Deliver every pending stream record to its functions now; how many were delivered."""
@@ -129,6 +131,7 @@ def start_platform(*extra_args: str) -> Iterator[Platform]:
                     mqtt_port=int(mqtt_port) if mqtt_port else None,
                     process=process,
                     ws_url=values.get("WATERSHED_NATIVE_WS_URL"),
+                    log_file=log_file,
                 )
             finally:
                 process.terminate()

@@ -421,6 +421,11 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(impatient: Platform
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
 
 
+def test_the_runtime_prints_the_websocket_url(impatient: Platform) -> None:
+    assert impatient.log_file and impatient.ws_url and impatient.ws_url.endswith("/ws")
+    assert f"WebSocket at {impatient.ws_url}\n" in impatient.log_file.read_text()
+
+
 def test_an_unknown_path_is_refused(platform: Platform) -> None:
     assert platform.ws_url
     with pytest.raises(InvalidStatus) as refused:
