@@ -143,3 +143,32 @@ def test_websocket_errors_raise_alarms(real: Synth) -> None:
 def test_the_stack_outputs_the_websocket_url(real: Synth) -> None:
     outputs = real.template.to_json()["Outputs"]
     assert any(key.endswith("WebSocketUrl") for key in outputs)
+
+
+def test_a_second_protocol_is_one_more_api(tmp_path: Any) -> None:
+    """What the iTwin JSON-RPC issue will add: a WebSocketApi entry; infra gives it its own API and grants."""
+    from functions.manifest import Access, Function, Kind, WebSocketApi
+    from tests.infra.support import synthesize
+
+    functions = (
+        Function("ws_authorizer", kind=Kind.WEBSOCKET_AUTHORIZER, tables={"catalog": Access.READ}),
+        Function("ws_native", kind=Kind.WEBSOCKET, tables={"connections": Access.READ_WRITE},
+                 websocket=WebSocketApi("native_ws", "/ws", "WebSocket")),
+        Function("ws_rpc", kind=Kind.WEBSOCKET, tables={"connections": Access.READ_WRITE},
+                 websocket=WebSocketApi("itwin_rpc", "/itwin/rpc", "iTwin JSON-RPC",
+                                        route_selection="$request.body.method")),
+        Function("changes", kind=Kind.WORKER, tables={"connections": Access.READ_WRITE}, websocket_push=True),
+    )
+    for function in functions:
+        (tmp_path / function.name).mkdir()
+        (tmp_path / function.name / "handler.py").write_text("def lambda_handler(event, context):\n    return {}\n")
+    synth = synthesize(functions, code_root=tmp_path)
+    apis = synth.of_type("AWS::ApiGatewayV2::Api")
+    assert sorted(a["Properties"]["RouteSelectionExpression"] for a in apis.values()) == [
+        "$request.body.action", "$request.body.method"]
+    assert len(synth.of_type("AWS::ApiGatewayV2::Authorizer")) == 2
+    assert len(synth.of_type("AWS::ApiGatewayV2::Stage")) == 2
+    manage = [s for s in _statements(synth, "changes") if "execute-api:ManageConnections" in as_list(s["Action"])]
+    assert {api for s in manage for api in references(s["Resource"])} == set(apis)
+    variables = synth.function("changes")["Properties"]["Environment"]["Variables"]
+    assert {"WEBSOCKET_ENDPOINT_NATIVE_WS", "WEBSOCKET_ENDPOINT_ITWIN_RPC"} <= set(variables)

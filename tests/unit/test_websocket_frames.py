@@ -18,7 +18,7 @@ from watershed.services.live import Update
 
 
 def _opened(frames: list[str]) -> list[dict[str, Any]]:
-    found = []
+    found: list[dict[str, Any]] = []
     for raw in frames:
         frame = json.loads(raw)
         found.extend(frame["messages"] if frame["type"] == "batch" else [frame])
@@ -125,3 +125,23 @@ def test_websocket_event_shapes() -> None:
                                              reason="Going away", authorizer=authorizer)
     assert gone["requestContext"]["disconnectStatusCode"] == 1001
     assert gone["requestContext"]["routeKey"] == "$disconnect"
+
+
+def test_the_local_door_serves_each_protocol_at_its_path() -> None:
+    from types import SimpleNamespace
+
+    from functions.manifest import Function, Kind, WebSocketApi
+    from local.websocket import WebSocketDoor
+
+    class Runtime:
+        def functions_of_kind(self, kind: str) -> list[Any]:
+            return [SimpleNamespace(name="ws_authorizer")] if kind == "websocket_authorizer" else []
+
+    native = Function("ws_native", kind=Kind.WEBSOCKET, websocket=WebSocketApi("native_ws", "/ws", "WebSocket"))
+    rpc = Function("ws_rpc", kind=Kind.WEBSOCKET,
+                   websocket=WebSocketApi("itwin_rpc", "/itwin/rpc", "iTwin JSON-RPC", "$request.body.method"))
+    door = WebSocketDoor(Runtime(), [(f, f.websocket) for f in (native, rpc)])  # type: ignore[arg-type]
+    assert {path: api.function for path, api in door.by_path.items()} == {"/ws": "ws_native", "/itwin/rpc": "ws_rpc"}
+    assert door.authorizer == "ws_authorizer"
+    assert door.endpoint("http://127.0.0.1:1", "itwin_rpc") == "http://127.0.0.1:1/_connections/itwin_rpc"
+    assert door.by_path["/itwin/rpc"].route_for('{"jsonrpc": "2.0", "method": "help"}') == "$default"

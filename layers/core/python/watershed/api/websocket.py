@@ -127,7 +127,10 @@ def _client(protocol: str) -> Any:
         from botocore.config import Config
 
         # One slow or broken connection must not hold up the batch: few retries, short timeouts.
-        settings = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=5)
+        settings = Config(
+            retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=5,
+            max_pool_connections=POST_THREADS,
+        )
         _clients[endpoint] = boto3.client(
             "apigatewaymanagementapi", endpoint_url=endpoint, region_name=config.REGION, config=settings
         )
