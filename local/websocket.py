@@ -320,9 +320,9 @@ class WebSocketDoor:
             await _http(send, 200, None, None)
         elif method == "GET":
             await _http(send, 200, None, {
-                "ConnectedAt": _iso(connection.connected_at_ms / 1000),
-                "Identity": {"SourceIp": connection.source_ip, "UserAgent": connection.user_agent or ""},
-                "LastActiveAt": _iso(time.time() - (time.monotonic() - connection.last_active)),
+                "connectedAt": _iso(connection.connected_at_ms / 1000),
+                "identity": {"sourceIp": connection.source_ip, "userAgent": connection.user_agent or ""},
+                "lastActiveAt": _iso(time.time() - (time.monotonic() - connection.last_active)),
             })
         elif method == "DELETE":
             await self._close(connection, 1000, "")

@@ -431,3 +431,28 @@ def test_an_unknown_path_is_refused(platform: Platform) -> None:
     with pytest.raises(InvalidStatus) as refused:
         connect(platform.ws_url.rsplit("/", 1)[0] + f"/nowhere?key={platform.key}")
     assert refused.value.response.status_code == 404
+
+
+def test_the_connections_api_answers_the_boto3_client_as_api_gateway_does(platform: Platform) -> None:
+    import boto3
+
+    assert platform.ws_url
+    door = platform.ws_url.rsplit("/", 1)[0].replace("ws://", "http://")
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=f"{door}/_connections/native_ws",
+                          region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    before = _connections(platform)
+    with open_ws(platform) as ws:
+        (connection,) = _connections(platform) - before
+        client.post_to_connection(ConnectionId=connection, Data=b'{"hello": 1}')
+        assert json.loads(ws.recv(timeout=5)) == {"hello": 1}
+        with pytest.raises(client.exceptions.PayloadTooLargeException):
+            client.post_to_connection(ConnectionId=connection, Data=b"x" * (MAX_MESSAGE + 1))
+        client.post_to_connection(ConnectionId=connection, Data=b"x" * MAX_MESSAGE)
+        assert len(ws.recv(timeout=5)) == MAX_MESSAGE
+        info = client.get_connection(ConnectionId=connection)
+        assert info["Identity"]["SourceIp"] == "127.0.0.1" and info["ConnectedAt"]
+        client.delete_connection(ConnectionId=connection)
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
+    with pytest.raises(client.exceptions.GoneException):
+        client.post_to_connection(ConnectionId=connection, Data=b"{}")
