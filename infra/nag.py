@@ -116,12 +116,13 @@ def _websocket(stack: WatershedStack) -> None:
                 "connection carries the authorizer's context, which the handler checks.",
             )
         for function in stack.manifest:
-            if function.websocket_push:
+            if function.websocket_push or (function.websocket and function.websocket.protocol == door.protocol):
                 acknowledge(
                     stack.functions.roles[function.name],
                     f"IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:"
                     f"<{_logical_id(door.api)}>/{door.stage.stage_name}/*/@connections/*]",
-                    f"{function.name} posts live updates to any connection of this API's stage: the "
+                    f"{function.name} posts to any connection of this API's stage (live updates, "
+                    "answers of several frames): the "
                     "`*` segments are the HTTP verb of the management call and the connection id.",
                 )
 

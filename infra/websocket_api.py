@@ -5,7 +5,7 @@ WEBSOCKET_AUTHORIZER function; frames answered through a `$default` route respon
 reply body goes back to the client), a stage with access logs, throttling and detailed metrics,
 and alarms on its execution and integration errors. Functions with `websocket_push` may post to
 every API's connections (execute-api:ManageConnections) and get each management endpoint in
-WEBSOCKET_ENDPOINT_<PROTOCOL>.
+WEBSOCKET_ENDPOINT_<PROTOCOL>; each WebSocket function may post to its own API's connections.
 """
 
 from __future__ import annotations
@@ -88,7 +88,11 @@ class WebSocketApis(Construct):
             )
         for function in functions:
             if function.websocket_push:
-                self._grant_push(handlers[function.name])
+                self._grant_push(handlers[function.name], self.doors)
+            if function.websocket is not None:
+                # its own connections: an answer of several frames is posted, not returned
+                protocol = function.websocket.protocol
+                self._grant_push(handlers[function.name], {protocol: self.doors[protocol]})
 
     def _door(
         self, spec: WebSocketApi, handler: lambda_.Function, authorizer_handler: lambda_.IFunction
@@ -153,8 +157,9 @@ class WebSocketApis(Construct):
         stage_resource.add_property_override("DefaultRouteSettings.DataTraceEnabled", False)
         return WebSocketDoor(spec.protocol, api, stage, routes, access_logs)
 
-    def _grant_push(self, handler: lambda_.Function) -> None:
-        for protocol, door in self.doors.items():
+    @staticmethod
+    def _grant_push(handler: lambda_.Function, doors: dict[str, WebSocketDoor]) -> None:
+        for protocol, door in doors.items():
             door.stage.grant_management_api_access(handler)
             handler.add_environment(endpoint_env(protocol), door.stage.callback_url)
 

@@ -104,12 +104,12 @@ def _statements(real: Synth, function: str) -> list[dict[str, Any]]:
     return found
 
 
-def test_only_the_changes_function_may_manage_connections(real: Synth) -> None:
+def test_only_the_changes_and_websocket_functions_may_manage_connections(real: Synth) -> None:
     (api_id,) = real.of_type("AWS::ApiGatewayV2::Api")
     for function in FUNCTIONS:
         statements = _statements(real, function.name)
         manage = [s for s in statements if "execute-api:ManageConnections" in as_list(s["Action"])]
-        if function.name == "changes":
+        if function.name in ("changes", "ws_native"):
             (statement,) = manage
             assert references(statement["Resource"]) == {api_id}
             assert statement["Resource"]["Fn::Join"][1][-1] == "/dev/*/@connections/*"
@@ -118,7 +118,8 @@ def test_only_the_changes_function_may_manage_connections(real: Synth) -> None:
     variables = real.function("changes")["Properties"]["Environment"]["Variables"]
     assert references(variables["WEBSOCKET_ENDPOINT_NATIVE_WS"]) == {api_id}
     assert "CONNECTIONS_TABLE" in variables
-    assert "WEBSOCKET_ENDPOINT_NATIVE_WS" not in real.function("ws_native")["Properties"]["Environment"]["Variables"]
+    native = real.function("ws_native")["Properties"]["Environment"]["Variables"]
+    assert references(native["WEBSOCKET_ENDPOINT_NATIVE_WS"]) == {api_id}
 
 
 def test_the_changes_function_reads_the_intervals_stream_with_partial_batch_responses(real: Synth) -> None:
@@ -168,7 +169,14 @@ def test_a_second_protocol_is_one_more_api(tmp_path: Any) -> None:
         "$request.body.action", "$request.body.method"]
     assert len(synth.of_type("AWS::ApiGatewayV2::Authorizer")) == 2
     assert len(synth.of_type("AWS::ApiGatewayV2::Stage")) == 2
-    manage = [s for s in _statements(synth, "changes") if "execute-api:ManageConnections" in as_list(s["Action"])]
-    assert {api for s in manage for api in references(s["Resource"])} == set(apis)
+    def managed(function: str) -> set[str]:
+        statements = _statements(synth, function)
+        return {api for s in statements if "execute-api:ManageConnections" in as_list(s["Action"])
+                for api in references(s["Resource"])}
+
+    assert managed("changes") == set(apis)
+    (rpc_api,) = [k for k, a in apis.items() if a["Properties"]["RouteSelectionExpression"].endswith("method")]
+    assert managed("ws_rpc") == {rpc_api}
     variables = synth.function("changes")["Properties"]["Environment"]["Variables"]
     assert {"WEBSOCKET_ENDPOINT_NATIVE_WS", "WEBSOCKET_ENDPOINT_ITWIN_RPC"} <= set(variables)
+    assert "WEBSOCKET_ENDPOINT_NATIVE_WS" not in synth.function("ws_rpc")["Properties"]["Environment"]["Variables"]

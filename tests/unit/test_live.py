@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -128,3 +129,28 @@ def test_the_connection_remembers_who_opened_it(aws: None) -> None:
     live.disconnect("c1")
     with pytest.raises(Exception, match="Unauthorized"):
         live.principal_of("c1")
+
+
+def test_an_answer_of_several_frames_is_posted_in_order(
+    aws: None, endpoint: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a streamed result (iTwin's getData chunks) needs from the door."""
+    import sys
+    import types
+
+    from local import events
+    from local.runtime import LambdaContext
+    from watershed.services import auth
+
+    def chunks(session: websocket.Session, body: str) -> list[str]:
+        return [json.dumps({"chunk": i, "to": session.connection}) for i in range(3)]
+
+    protocol = types.ModuleType("watershed.protocols.chunked_test")
+    protocol.handle = chunks  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "watershed.protocols.chunked_test", protocol)
+    monkeypatch.setenv(websocket.endpoint_env("chunked_test"), os.environ[websocket.endpoint_env("native_ws")])
+    handler = websocket.websocket_handler("chunked_test")
+    event = events.websocket_message_event(route_key="$default", connection_id="c9", connected_at_ms=1, body="{}",
+                                           authorizer=events.authorizer_context("k", auth.to_context(ORG)))
+    assert handler(event, LambdaContext("ws_test", 128, 5)) == {"statusCode": 200}
+    assert _Gateway.posted == [("c9", {"chunk": i, "to": "c9"}) for i in range(3)]

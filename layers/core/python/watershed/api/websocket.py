@@ -5,7 +5,9 @@ Each WebSocket API of the manifest carries one protocol, a module in watershed.p
 frames` (live updates, each frame at most `limit` bytes). The handler of a WebSocket function is one
 line: `lambda_handler = websocket_handler("<protocol>")`. Live updates go out through the API
 Gateway management API (`post_to_connection`) at the endpoint infra/ (or local/) sets in
-WEBSOCKET_ENDPOINT_<PROTOCOL>; a GoneException removes the connection and its subscriptions.
+WEBSOCKET_ENDPOINT_<PROTOCOL>; a GoneException removes the connection and its subscriptions. An
+answer of several frames (`handle` returning a list, e.g. a result streamed in chunks) goes out
+the same way, in order.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ class Session:
 
 
 class WebSocketProtocol(Protocol):
-    def handle(self, session: Session, body: str) -> str | None: ...
+    def handle(self, session: Session, body: str) -> str | list[str] | None:
+        """The answer to a frame: one frame (the route's response), several (posted in order), or none."""
+        ...
 
     def encode(self, updates: Sequence[live.Update], limit: int) -> list[str]: ...
 
@@ -97,6 +101,9 @@ def websocket_handler(protocol: str) -> Callable[[dict[str, Any], LambdaContext]
             return {"statusCode": error.status}
         metrics.add_metric(name="WebSocketFrames", unit=MetricUnit.Count, value=1)
         reply = module.handle(Session(connection, principal, protocol), _body(event))
+        if isinstance(reply, list):
+            _reply_in_frames(protocol, connection, reply)
+            return {"statusCode": 200}
         return {"statusCode": 200} if reply is None else {"statusCode": 200, "body": reply}
 
     return lambda_handler
@@ -150,6 +157,17 @@ def _post(client: Any, connection: str, frames: list[str]) -> tuple[int, str]:
             return sent, "failed"
         sent += 1
     return sent, "ok"
+
+
+def _reply_in_frames(protocol: str, connection: str, frames: list[str]) -> None:
+    """An answer of several frames (a result streamed in chunks) goes out through the management API, in order."""
+    client = _client(protocol)
+    if client is None:
+        log.warning("no endpoint for WebSocket protocol %r: a %d-frame answer was dropped", protocol, len(frames))
+        return
+    _sent, outcome = _post(client, connection, frames)
+    if outcome == "gone":
+        live.disconnect(connection)
 
 
 def deliver(deliveries: Sequence[live.Delivery]) -> FanOutReport:
