@@ -264,6 +264,7 @@ def test_a_client_that_disappears_is_removed_on_gone(
         assert _control(platform, "POST", f"/{connection}/drop").status_code == 204
         with pytest.raises(ConnectionClosed):
             lost.recv(timeout=5)
+        lost.close()
         assert _control(platform, "GET", f"/{connection}").json()["items"] == 2
         api.post(f"/v1/streams/{site['temp']}/intervals", json=[{"timestamp": BASE_MS, "value": 1}])
         platform.drain()
