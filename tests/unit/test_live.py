@@ -154,3 +154,33 @@ def test_an_answer_of_several_frames_is_posted_in_order(
                                            authorizer=events.authorizer_context("k", auth.to_context(ORG)))
     assert handler(event, LambdaContext("ws_test", 128, 5)) == {"statusCode": 200}
     assert _Gateway.posted == [("c9", {"chunk": i, "to": "c9"}) for i in range(3)]
+
+
+def test_a_failing_fan_out_never_fails_the_stream_batch(stream: Stream, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The changes function: posts that cannot be made still leave the batch successful and its buckets dirty."""
+    import importlib.util
+
+    import boto3
+
+    from local.events import stream_batch, stream_record
+    from local.runtime import LambdaContext
+    from watershed import config
+    from watershed.store import rollups
+
+    boto3.client("s3").create_bucket(Bucket=config.LAKE_BUCKET)
+    monkeypatch.setenv(websocket.endpoint_env("native_ws"), "http://127.0.0.1:9")
+    monkeypatch.setattr(websocket, "_clients", {})
+    live.subscribe("c1", ORG, "native_ws", [stream], live.Aggregate("1h", None, None))
+    live.subscribe("c1", ORG, "native_ws", [stream], None)
+    spec = importlib.util.spec_from_file_location("changes_handler", "functions/changes/handler.py")
+    assert spec and spec.loader
+    handler = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(handler)
+    keys = {"pk": {"S": stream.id}, "sk": {"N": str(TS)}}
+    record = stream_record(event_name="INSERT", keys=keys, sequence_number="1",
+                           stream_arn="arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/x",
+                           new_image={**keys, "v": {"S": "1.5"}})
+    response = handler.lambda_handler(stream_batch([record]), LambdaContext("changes", 512, 60))
+    assert response == {"batchItemFailures": []}
+    assert rollups.dirty_in(stream.id, TS - TS % rollups.BASE_MS, TS + 1) == {TS - TS % rollups.BASE_MS}
+    assert connections.count_items("c1") == 2  # a failed post is not a Gone
