@@ -239,6 +239,8 @@ class Gateway:
         if path == "/_local/drain" and method == "POST":
             drained = await _in_thread(self.runtime.drain)
             return _json(200, {"drained": drained})
+        if path == "/_local/requests" and method == "GET":
+            return _json(200, {"data": {name: dict(calls) for name, calls in self.runtime.aws_requests.items()}})
         if path == "/_local/orgs" and method == "POST":
             return await self._create_org(request)
         if path in ("/_local/dlq", "/_local/dlq/redrive"):

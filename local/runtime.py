@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,6 +182,9 @@ class Runtime:
         self._clients: dict[str, Any] = {}
         self._doors_waiting = 0
         self._doors_waiting_lock = threading.Lock()
+        self.aws_requests: dict[str, Counter[str]] = {}
+        """AWS API calls each function's handlers made ("service:Operation" → count): the bill, for tests."""
+        self._invoking: str | None = None
 
     # lifecycle
 
@@ -190,6 +194,7 @@ class Runtime:
 
         self._mock = mock_aws()
         self._mock.start()
+        self._count_aws_requests()
         with self.lock:
             self._create_tables()
             self._create_buckets()
@@ -211,6 +216,25 @@ class Runtime:
             with self.lock:
                 self._mock.stop()
             self._mock = None
+
+    def _count_aws_requests(self) -> None:
+        """Count every botocore call made while a handler runs, under that handler's function."""
+        from botocore.client import BaseClient
+
+        original = BaseClient._make_api_call  # type: ignore[attr-defined]
+        if getattr(original, "watershed_counting", False):
+            return
+        runtime = self
+
+        def counting(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+            function = runtime._invoking
+            if function is not None:
+                service = client.meta.service_model.service_name
+                runtime.aws_requests.setdefault(function, Counter())[f"{service}:{operation}"] += 1
+            return original(client, operation, params)
+
+        counting.watershed_counting = True  # type: ignore[attr-defined]
+        BaseClient._make_api_call = counting  # type: ignore[attr-defined]
 
     def __enter__(self) -> Runtime:
         self.start()
@@ -315,8 +339,12 @@ class Runtime:
                 handler = self._handler(name)
                 if context is None:
                     context = LambdaContext(name, function.memory_mb, function.timeout_s)
-                with contextlib.redirect_stdout(_HANDLER_STDOUT):
-                    return handler(event, context)
+                self._invoking = name
+                try:
+                    with contextlib.redirect_stdout(_HANDLER_STDOUT):
+                        return handler(event, context)
+                finally:
+                    self._invoking = None
         finally:
             if not background:
                 with self._doors_waiting_lock:

@@ -71,6 +71,12 @@ class Platform:
         response.raise_for_status()
         return response.json()
 
+    def aws_requests(self) -> dict[str, dict[str, int]]:
+        """AWS calls the handlers made so far, by function and "service:Operation"."""
+        response = httpx.get(f"{self.url}/_local/requests", timeout=30)
+        response.raise_for_status()
+        return dict(response.json()["data"])
+
     def create_org(self, name: str) -> tuple[str, str]:
         """Another organisation and its admin key: (org id, key)."""
         response = httpx.post(f"{self.url}/_local/orgs", json={"name": name}, timeout=30)

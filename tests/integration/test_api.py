@@ -195,7 +195,7 @@ def test_cascade_delete_says_what_it_removed(api: httpx.Client) -> None:
     other = api.post(f"/v1/stations/{stream['station']}/streams", json={"name": "b", "type": "boolean"}).json()
     api.post(f"/v1/streams/{other['id']}/intervals", json=[{"timestamp": T0, "value": True}])
     deleted = api.delete(f"/v1/pools/{stream['pool']}").json()["deleted"]
-    assert deleted == {"pools": 1, "stations": 1, "streams": 2, "intervals": 31, "objects": 0}
+    assert deleted == {"pools": 1, "stations": 1, "buckets": 1, "streams": 2, "intervals": 31, "objects": 0}
     for path in (f"/v1/pools/{stream['pool']}", f"/v1/stations/{stream['station']}", f"/v1/streams/{sid}"):
         assert api.get(path).status_code == 404
     assert api.get(f"/v1/streams/{sid}/intervals").status_code == 404

@@ -100,7 +100,7 @@ def _path_parameters(method: str, path: str, ids: dict[str, str]) -> dict[str, s
     elif kind == "exports":
         found = {"id": ids["export"]}
     else:
-        found = {"id": ids[f"{victim}{kind[:-1]}"], "group": ids[f"{victim}group"]}
+        found = {"id": ids[f"{victim}{kind[:-1]}"], "group": ids[f"{victim}group"], "name": "default"}
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     return {name: found[name] for name in names}
 

@@ -11,7 +11,7 @@ import pytest
 from local.events import stream_batch, stream_record
 from watershed import config
 from watershed.model import Principal
-from watershed.services import catalog, changes
+from watershed.services import cascade, catalog, changes
 from watershed.store import rollups
 
 ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/watershed-intervals/stream/x"
@@ -82,7 +82,7 @@ def test_batch_marks_each_bucket_once_and_stops_at_a_broken_record(stream: dict[
 
 
 def test_removals_after_a_stream_is_deleted_reach_the_lake_but_dirty_nothing(stream: dict[str, Any]) -> None:
-    catalog.delete_stream(Principal("org-9", frozenset({"admin"})), stream["id"])
+    cascade.delete_stream(Principal("org-9", frozenset({"admin"})), stream["id"])
     changes._owners.clear()
     removed = changes.change_of(record("REMOVE", stream["id"], TS, old=4.0))
     assert removed is not None and (removed.org, removed.station, removed.op) == ("org-9", "station-9", "delete")

@@ -57,7 +57,8 @@ def test_errors_and_lists_use_the_shared_shapes() -> None:
     assert list_pools["400"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     envelope = list_pools["200"]["content"]["application/json"]["schema"]
     assert set(envelope["properties"]) == {"data", "paging"}
-    assert set(document["components"]["schemas"]["Paging"]["properties"]) == {"afterCursor", "nextLink"}
+    assert set(document["components"]["schemas"]["Paging"]["properties"]) == {
+        "afterCursor", "nextLink", "beforeCursor", "previousLink"}
 
 
 def test_every_schema_reference_resolves() -> None:

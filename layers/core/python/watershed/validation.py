@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable
@@ -10,6 +11,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from watershed.errors import ValidationError
 
+NAME_MAX = 256
+DESCRIPTION_MAX = 2048
+UNIT_MAX = 32
+LABEL_MAX = 128
+RETENTION_DAYS = (1, 36_500)
 LABEL = re.compile(r"^[a-zA-Z0-9\-_:@.]+$")
 ALIAS = re.compile(r"^[a-zA-Z0-9\-_:@./]{1,128}$")
 WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
@@ -34,14 +40,14 @@ def obj(body: Any, allowed: Iterable[str], required: Iterable[str] = (), prefix:
     return body
 
 
-def text(value: Any, field: str, *, max_len: int = 256, allow_empty: bool = False) -> str:
+def text(value: Any, field: str, *, max_len: int = NAME_MAX, allow_empty: bool = False) -> str:
     if not isinstance(value, str) or (not allow_empty and not value.strip()) or len(value) > max_len:
         raise ValidationError(f"must be a {'' if allow_empty else 'non-empty '}string of at most {max_len} characters",
                               field)
     return value
 
 
-def opt_text(value: Any, field: str, max_len: int = 256) -> str | None:
+def opt_text(value: Any, field: str, max_len: int = NAME_MAX) -> str | None:
     return None if value is None else text(value, field, max_len=max_len)
 
 
@@ -71,7 +77,7 @@ def labels(value: Any, field: str = "labels") -> list[str]:
     if not isinstance(value, list) or len(value) > 50:
         raise ValidationError("must be a list of at most 50 labels", field)
     for i, label in enumerate(value):
-        if not isinstance(label, str) or not LABEL.match(label) or len(label) > 128:
+        if not isinstance(label, str) or not LABEL.match(label) or len(label) > LABEL_MAX:
             raise ValidationError("labels match ^[a-zA-Z0-9-_:@.]+$", f"{field}[{i}]")
     return list(dict.fromkeys(value))
 
@@ -90,3 +96,52 @@ def alias(value: Any, field: str = "alias") -> str:
     if not isinstance(value, str) or not ALIAS.match(value):
         raise ValidationError("must match ^[a-zA-Z0-9-_:@./]{1,128}$", field)
     return value
+
+
+BUCKET = re.compile(r"^[a-zA-Z0-9\-_:@.]{1,128}$")
+"""A bucket name is an MQTT topic level: no `/`, no wildcards."""
+MAX_PROPS_BYTES = 16_384
+MAX_LABELS = 50
+MAX_LABEL_VALUE = 256
+
+
+def bucket(value: Any, field: str = "bucket") -> str:
+    if not isinstance(value, str) or not BUCKET.match(value):
+        raise ValidationError("must match ^[a-zA-Z0-9-_:@.]{1,128}$ (a bucket is one MQTT topic level)", field)
+    return value
+
+
+def props(value: Any, field: str = "props") -> dict[str, Any]:
+    """Free-form properties: a JSON object of at most 16 KB once encoded."""
+    if not isinstance(value, dict):
+        raise ValidationError("must be a JSON object", field)
+    for name in value:
+        if not name or len(name) > 128:
+            raise ValidationError("property names are 1 to 128 characters", f"{field}.{name[:128]}")
+    if len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_PROPS_BYTES:
+        raise ValidationError(f"must be at most {MAX_PROPS_BYTES} bytes as JSON", field)
+    return dict(value)
+
+
+def merge_props(current: dict[str, Any] | None, patch: Any, field: str = "props") -> dict[str, Any]:
+    """RFC 7396 at the top level: given properties overwrite, a null removes, the rest stay."""
+    if not isinstance(patch, dict):
+        raise ValidationError("must be a JSON object", field)
+    merged = {k: val for k, val in (current or {}).items() if k not in patch}
+    merged.update({k: val for k, val in patch.items() if val is not None})
+    return props(merged, field)
+
+
+def label_map(value: Any, field: str = "labels") -> dict[str, str]:
+    """Key/value labels; a list of flat labels is the same with empty values (`["hvac"]` = `{"hvac": ""}`)."""
+    if isinstance(value, list):
+        value = {label: "" for label in labels(value, field)}
+    if not isinstance(value, dict) or len(value) > MAX_LABELS:
+        raise ValidationError(f"must be an object of at most {MAX_LABELS} labels (or a list of flat labels)", field)
+    for key, label_value in value.items():
+        if not LABEL.match(key) or len(key) > LABEL_MAX:
+            raise ValidationError("label keys match ^[a-zA-Z0-9-_:@.]+$", f"{field}.{key[:128]}")
+        if not isinstance(label_value, str) or len(label_value) > MAX_LABEL_VALUE:
+            raise ValidationError(f"label values are strings of at most {MAX_LABEL_VALUE} characters",
+                                  f"{field}.{key}")
+    return dict(value)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from watershed import validation as v
 from watershed.api.routes import ROUTES, AuthMode, Route
 
 Schema = dict[str, Any]
@@ -50,9 +51,24 @@ TIME_IN: Schema = {
               {"type": "integer", "minimum": 0, "description": "epoch milliseconds"}],
 }
 TIME_OUT: Schema = {"type": "string", "format": "date-time", "description": "ISO-8601 UTC with milliseconds"}
-NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": r"\S"}
-ALIAS: Schema = {"type": "string", "pattern": r"^[a-zA-Z0-9\-_:@./]{1,128}$"}
-LABEL: Schema = {"type": "string", "pattern": r"^[a-zA-Z0-9\-_:@.]+$", "maxLength": 128}
+NAME: Schema = {"type": "string", "minLength": 1, "maxLength": v.NAME_MAX, "pattern": r"\S"}
+DESCRIPTION: Schema = {"type": "string", "maxLength": v.DESCRIPTION_MAX}
+ALIAS: Schema = {"type": "string", "pattern": v.ALIAS.pattern}
+BUCKET: Schema = {"type": "string", "pattern": v.BUCKET.pattern}
+LABEL: Schema = {"type": "string", "pattern": v.LABEL.pattern, "maxLength": v.LABEL_MAX}
+LABELS_IN: Schema = {
+    "oneOf": [
+        {"type": "object", "maxProperties": v.MAX_LABELS,
+         "additionalProperties": {"type": "string", "maxLength": v.MAX_LABEL_VALUE},
+         "description": "key/value labels"},
+        {"type": "array", "items": LABEL, "maxItems": v.MAX_LABELS, "description": "flat labels (empty values)"},
+    ],
+}
+LABELS_OUT: Schema = {"type": "object", "additionalProperties": {"type": "string"}}
+PROPS: Schema = {"type": "object", "description": f"free-form JSON, at most {v.MAX_PROPS_BYTES} bytes; "
+                 "a PATCH merges it (a null removes a property)"}
+UNIT: Schema = _nullable({"type": "string", "maxLength": v.UNIT_MAX})
+RETENTION: Schema = _nullable({"type": "integer", "minimum": v.RETENTION_DAYS[0], "maximum": v.RETENTION_DAYS[1]})
 STREAM_TYPES = ["float", "integer", "boolean", "string", "coordinate", "hex", "json", "object"]
 OBJECT_VALUE: Schema = {
     "type": "object",
@@ -87,39 +103,56 @@ COMPONENTS: dict[str, Schema] = {
     "Paging": {
         "type": "object",
         "required": ["afterCursor", "nextLink"],
-        "properties": {"afterCursor": _nullable({"type": "string"}), "nextLink": _nullable({"type": "string"})},
+        "properties": {"afterCursor": _nullable({"type": "string"}), "nextLink": _nullable({"type": "string"}),
+                       "beforeCursor": _nullable({"type": "string"}), "previousLink": _nullable({"type": "string"})},
     },
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
     "Pool": {
         "type": "object",
         "required": ["id", "name", "description", "autoCreateStreams", "created"],
-        "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"},
-                       "autoCreateStreams": {"type": "boolean"}, "created": TIME_OUT, "updated": TIME_OUT},
+        "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "key": _nullable({"type": "string"}),
+                       "description": {"type": "string"}, "autoCreateStreams": {"type": "boolean"},
+                       "labels": LABELS_OUT, "props": {"type": "object"}, "created": TIME_OUT, "updated": TIME_OUT},
     },
-    "PoolCreate": _body({"name": NAME, "description": {"type": "string", "maxLength": 2048},
-                         "autoCreateStreams": {"type": "boolean"}}, ("name",)),
-    "PoolUpdate": _body({"name": NAME, "description": {"type": "string", "maxLength": 2048},
-                         "autoCreateStreams": {"type": "boolean"}}),
+    "PoolCreate": _body({"name": NAME, "key": _nullable(ALIAS), "description": DESCRIPTION,
+                         "autoCreateStreams": {"type": "boolean"}, "labels": LABELS_IN, "props": PROPS}, ("name",)),
+    "PoolUpdate": _body({"name": NAME, "key": _nullable(ALIAS), "description": DESCRIPTION,
+                         "autoCreateStreams": {"type": "boolean"}, "labels": LABELS_IN, "props": PROPS}),
+    "Bucket": {
+        "type": "object",
+        "required": ["station", "name", "description", "props", "created"],
+        "properties": {"station": {"type": "string"}, "pool": {"type": "string"}, "name": {"type": "string"},
+                       "description": {"type": "string"}, "props": {"type": "object"}, "created": TIME_OUT,
+                       "updated": TIME_OUT},
+    },
+    "BucketCreate": _body({"name": BUCKET, "description": DESCRIPTION, "props": PROPS}, ("name",)),
+    "BucketUpdate": _body({"description": DESCRIPTION, "props": PROPS}),
+    "Summary": {
+        "type": "object",
+        "required": ["count", "first", "last"],
+        "properties": {"count": {"type": "integer"}, "first": _nullable(_ref("Interval")),
+                       "last": _nullable(_ref("Interval"))},
+    },
     "Station": {
         "type": "object",
         "required": ["id", "pool", "name", "key", "labels", "isOnline", "created"],
         "properties": {
             "id": {"type": "string"}, "pool": {"type": "string"}, "name": {"type": "string"},
-            "key": {"type": "string"}, "labels": {"type": "array", "items": {"type": "string"}},
+            "key": {"type": "string"}, "labels": LABELS_OUT, "props": {"type": "object"},
             "serialNumber": _nullable({"type": "string"}), "model": _nullable({"type": "string"}),
             "location": _nullable(LOCATION), "isOnline": {"type": "boolean"},
             "lastOnlineTime": _nullable(TIME_OUT), "created": TIME_OUT, "updated": TIME_OUT,
         },
     },
     "StationCreate": _body(
-        {"name": NAME, "key": ALIAS, "labels": {"type": "array", "items": LABEL, "maxItems": 50},
-         "serialNumber": _nullable({"type": "string", "maxLength": 256}),
-         "model": _nullable({"type": "string", "maxLength": 256}), "location": _nullable(LOCATION)},
+        {"name": NAME, "key": ALIAS, "labels": LABELS_IN, "props": PROPS,
+         "serialNumber": _nullable({"type": "string", "maxLength": v.NAME_MAX}),
+         "model": _nullable({"type": "string", "maxLength": v.NAME_MAX}), "location": _nullable(LOCATION)},
         ("name",)),
     "StationUpdate": _body(
-        {"name": NAME, "key": ALIAS, "labels": {"type": "array", "items": LABEL, "maxItems": 50},
-         "serialNumber": _nullable({"type": "string", "maxLength": 256}),
-         "model": _nullable({"type": "string", "maxLength": 256}), "location": _nullable(LOCATION)}),
+        {"name": NAME, "key": ALIAS, "labels": LABELS_IN, "props": PROPS,
+         "serialNumber": _nullable({"type": "string", "maxLength": v.NAME_MAX}),
+         "model": _nullable({"type": "string", "maxLength": v.NAME_MAX}), "location": _nullable(LOCATION)}),
     "Stream": {
         "type": "object",
         "required": ["id", "pool", "station", "name", "type", "bucket", "timeZone", "created"],
@@ -128,19 +161,20 @@ COMPONENTS: dict[str, Schema] = {
             "name": {"type": "string"}, "type": {"type": "string", "enum": STREAM_TYPES},
             "unit": _nullable({"type": "string"}), "alias": _nullable({"type": "string"}),
             "bucket": {"type": "string"}, "timeZone": {"type": "string"},
-            "retentionDays": _nullable({"type": "integer"}), "created": TIME_OUT, "updated": TIME_OUT,
+            "retentionDays": _nullable({"type": "integer"}), "labels": LABELS_OUT, "props": {"type": "object"},
+            "created": TIME_OUT, "updated": TIME_OUT,
         },
     },
     "StreamCreate": _body(
         {"name": NAME, "type": {"type": "string", "enum": STREAM_TYPES},
-         "unit": _nullable({"type": "string", "maxLength": 32}), "alias": _nullable(ALIAS), "bucket": ALIAS,
+         "unit": UNIT, "alias": _nullable(ALIAS), "bucket": BUCKET,
          "timeZone": {"type": "string", "example": "Europe/Berlin"},
-         "retentionDays": _nullable({"type": "integer", "minimum": 1, "maximum": 36500})},
+         "retentionDays": RETENTION, "labels": LABELS_IN, "props": PROPS},
         ("name", "type")),
     "StreamUpdate": _body(
-        {"name": NAME, "unit": _nullable({"type": "string", "maxLength": 32}), "alias": _nullable(ALIAS),
-         "timeZone": {"type": "string"},
-         "retentionDays": _nullable({"type": "integer", "minimum": 1, "maximum": 36500}),
+        {"name": NAME, "unit": UNIT, "alias": _nullable(ALIAS),
+         "timeZone": {"type": "string"}, "labels": LABELS_IN, "props": PROPS,
+         "retentionDays": RETENTION,
          "type": {"type": "string", "description": "must equal the current type"},
          "bucket": {"type": "string", "description": "must equal the current bucket"}}),
     "Deleted": {
@@ -148,9 +182,10 @@ COMPONENTS: dict[str, Schema] = {
         "required": ["deleted"],
         "properties": {"deleted": {
             "type": "object",
-            "required": ["pools", "stations", "streams", "intervals", "objects"],
+            "required": ["pools", "stations", "buckets", "streams", "intervals", "objects"],
             "properties": {
-                name: {"type": "integer"} for name in ("pools", "stations", "streams", "intervals", "objects")
+                name: {"type": "integer"}
+                for name in ("pools", "stations", "buckets", "streams", "intervals", "objects")
             },
         }},
     },
@@ -309,7 +344,12 @@ def _query(name: str, schema: Schema, description: str = "", required: bool = Fa
 
 
 LIMIT_100 = _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50})
-CURSOR = _query("cursor", {"type": "string"}, "afterCursor of the previous page")
+CURSOR = _query("cursor", {"type": "string"}, "afterCursor (next page) or beforeCursor (previous page)")
+LABEL_FILTERS = (
+    _query("labels", {"type": "string"}, "comma-separated label keys that must be present"),
+    _query("labels[key]", {"type": "string"}, "the label `key` must have this value (any key in brackets)"),
+    _query("labelsMatch", {"type": "string", "enum": ["any", "all"], "default": "any"}),
+)
 TIME_PARAM: Schema = {"type": "string", "description": "ISO-8601 (any offset) or epoch milliseconds"}
 
 
@@ -334,7 +374,9 @@ OPERATIONS: dict[str, Doc] = {
     "native_meta:openapi_document": Doc("This OpenAPI document", "meta", response={"type": "object"}),
     # pools
     "create_pool": Doc("Create a pool", "pools", 201, _ref("Pool"), _ref("PoolCreate"), errors=(409,)),
-    "list_pools": Doc("List pools", "pools", response=_list_of(_ref("Pool")), query=(LIMIT_100, CURSOR)),
+    "list_pools": Doc("List pools (or find one by `key`)", "pools", response=_list_of(_ref("Pool")),
+                      query=(_query("key", {"type": "string"}, "the pool with this key, if any"), *LABEL_FILTERS,
+                             LIMIT_100, CURSOR)),
     "get_pool": Doc("Get a pool", "pools", response=_ref("Pool")),
     "update_pool": Doc("Update a pool", "pools", response=_ref("Pool"), body=_ref("PoolUpdate")),
     "delete_pool": Doc("Delete a pool with everything under it", "pools", response=_ref("Deleted")),
@@ -342,20 +384,31 @@ OPERATIONS: dict[str, Doc] = {
     "create_station": Doc("Create a station in a pool", "stations", 201, _ref("Station"), _ref("StationCreate"),
                           errors=(409,)),
     "list_stations": Doc(
-        "List a pool's stations", "stations", response=_list_of(_ref("Station")),
-        query=(_query("labels", {"type": "string"}, "comma-separated labels"),
-               _query("labelsMatch", {"type": "string", "enum": ["any", "all"], "default": "any"}),
+        "List a pool's stations (or find one by `key`)", "stations", response=_list_of(_ref("Station")),
+        query=(_query("key", {"type": "string"}, "the station with this key, if any"), *LABEL_FILTERS,
                _query("serialNumber", {"type": "string"}), _query("namePrefix", {"type": "string"}),
                LIMIT_100, CURSOR)),
     "get_station": Doc("Get a station", "stations", response=_ref("Station")),
     "update_station": Doc("Update a station", "stations", response=_ref("Station"), body=_ref("StationUpdate"),
                           errors=(409,)),
     "delete_station": Doc("Delete a station with everything under it", "stations", response=_ref("Deleted")),
+    # buckets
+    "create_bucket": Doc("Create a bucket at a station", "buckets", 201, _ref("Bucket"), _ref("BucketCreate"),
+                         errors=(409,)),
+    "list_buckets": Doc("List a station's buckets", "buckets", response=_list_of(_ref("Bucket")),
+                        query=(LIMIT_100, CURSOR)),
+    "get_bucket": Doc("Get a bucket", "buckets", response=_ref("Bucket")),
+    "update_bucket": Doc("Update a bucket's description and props", "buckets", response=_ref("Bucket"),
+                         body=_ref("BucketUpdate")),
+    "delete_bucket": Doc("Delete a bucket with its streams", "buckets", response=_ref("Deleted")),
     # streams
     "create_stream": Doc("Create a stream at a station", "streams", 201, _ref("Stream"), _ref("StreamCreate"),
                          errors=(409,)),
-    "list_streams": Doc("List a station's streams", "streams", response=_list_of(_ref("Stream")),
-                        query=(LIMIT_100, CURSOR)),
+    "list_streams": Doc("List a station's streams (or find one by `alias` and `bucket`)", "streams",
+                        response=_list_of(_ref("Stream")),
+                        query=(_query("alias", {"type": "string"}, "the stream with this alias, if any"),
+                               _query("bucket", {"type": "string", "default": "default"}, "with `alias`"),
+                               *LABEL_FILTERS, LIMIT_100, CURSOR)),
     "get_stream": Doc("Get a stream", "streams", response=_ref("Stream")),
     "update_stream": Doc("Update a stream (type and bucket are fixed)", "streams", response=_ref("Stream"),
                          body=_ref("StreamUpdate"), errors=(409,)),
@@ -384,6 +437,9 @@ OPERATIONS: dict[str, Doc] = {
                       "1 to 1000 raw, 1 to 5000 aggregated"),
                CURSOR, *(_query(name, schema) for name, schema in AGGREGATE_FIELDS.items()))),
     "latest": Doc("The last interval of a stream", "intervals", response=_ref("Interval")),
+    "summary": Doc("Count, first and last interval of a stream in [start, end), from the rollups", "intervals",
+                   response=_ref("Summary"),
+                   query=(_query("start", TIME_PARAM, "inclusive"), _query("end", TIME_PARAM, "exclusive"))),
     "station_latest": Doc("The last interval of each stream of a station", "intervals",
                           response=_list_of(_ref("StationLatest"))),
     "query_many": Doc("Aggregates of several streams", "intervals", response=_ref("QueryPage"),

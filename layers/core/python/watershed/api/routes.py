@@ -78,6 +78,12 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", "/v1/stations/{id}", "catalog", "get_station", R),
     _r("PATCH", "/v1/stations/{id}", "catalog", "update_station", A),
     _r("DELETE", "/v1/stations/{id}", "catalog", "delete_station", A),
+    # buckets: named groups of streams at a station
+    _r("POST", "/v1/stations/{id}/buckets", "catalog", "create_bucket", A),
+    _r("GET", "/v1/stations/{id}/buckets", "catalog", "list_buckets", R),
+    _r("GET", "/v1/stations/{id}/buckets/{name}", "catalog", "get_bucket", R),
+    _r("PATCH", "/v1/stations/{id}/buckets/{name}", "catalog", "update_bucket", A),
+    _r("DELETE", "/v1/stations/{id}/buckets/{name}", "catalog", "delete_bucket", A),
     # streams
     _r("POST", "/v1/stations/{id}/streams", "catalog", "create_stream", A),
     _r("GET", "/v1/stations/{id}/streams", "catalog", "list_streams", R),
@@ -95,6 +101,7 @@ ROUTES: tuple[Route, ...] = (
     # intervals: reads
     _r("GET", "/v1/streams/{id}/intervals", "query", "pull", R),
     _r("GET", "/v1/streams/{id}/latest", "query", "latest", R),
+    _r("GET", "/v1/streams/{id}/summary", "query", "summary", R),
     _r("GET", "/v1/stations/{id}/latest", "query", "station_latest", R),
     _r("POST", "/v1/query", "query", "query_many", R),
     # MQTT credentials and device configs (issue 5)

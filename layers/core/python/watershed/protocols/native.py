@@ -8,47 +8,70 @@ from typing import Any
 from watershed import signing
 from watershed.api.request import Reply, Request
 from watershed.errors import NotFound, ValidationError, WatershedError
-from watershed.model import Interval, Principal, Stream
-from watershed.services import auth, ingest, query
+from watershed.model import DEFAULT_BUCKET, Interval, Principal, Stream
+from watershed.services import auth, cascade, counts, ingest, query
 from watershed.services import catalog as cat
 from watershed.validation import integer, obj, text
 
 LIST_LIMIT = 50
 
 
+Lister = Callable[[str | None, str | None], Iterable[tuple[str, dict[str, Any]]]]
+"""Catalog children after one sort key (ascending), or before one (descending)."""
+AT_OR_BEFORE = "~"
+"""Appended to a sort key, `before` includes that key: sort keys hold only digits, hex, `#`, `-`."""
+
+
 def _page(
     request: Request,
     scope: str,
-    lister: Callable[[str | None], Iterable[tuple[str, dict[str, Any]]]],
+    lister: Lister,
     keep: Callable[[dict[str, Any]], bool] = lambda _doc: True,
+    out: Callable[[dict[str, Any]], dict[str, Any]] = cat.public,
 ) -> Reply:
-    """A `{"data", "paging"}` page of catalog children with a signed cursor bound to `scope`."""
+    """A `{"data", "paging"}` page of catalog children, forwards or backwards from a signed cursor
+    bound to `scope`: `afterCursor`/`nextLink` and `beforeCursor`/`previousLink`."""
     limit = integer(request.query.get("limit", LIST_LIMIT), "limit", 1, 100)
-    after = None
+    after = before = None
     if request.query.get("cursor"):
         cursor = signing.verify(request.query["cursor"])
         if cursor.get("s") != scope:
             raise ValidationError("cursor does not belong to this list", "cursor")
-        after = str(cursor["k"])
-    data: list[dict[str, Any]] = []
-    last_key = None
+        if cursor.get("d") == "b":
+            before = str(cursor["k"])
+        else:
+            after = str(cursor["k"])
+    rows: list[tuple[str, dict[str, Any]]] = []
     more = False
-    for sort_key, doc in lister(after):
+    for sort_key, doc in lister(after, before):
         if not keep(doc):
             continue
-        if len(data) == limit:
+        if len(rows) == limit:
             more = True
             break
-        data.append(cat.public(doc))
-        last_key = sort_key
-    token = signing.sign({"s": scope, "k": last_key}) if more and last_key else None
-    return Reply(200, _listing(request, data, token))
+        rows.append((sort_key, doc))
+    backwards = before is not None
+    if backwards:
+        rows.reverse()
+    has_next, has_previous = (True, more) if backwards else (more, after is not None)
+    next_token = previous_token = None
+    if rows:
+        next_token = signing.sign({"s": scope, "k": rows[-1][0], "d": "a"}) if has_next else None
+        previous_token = signing.sign({"s": scope, "k": rows[0][0], "d": "b"}) if has_previous else None
+    elif after is not None:
+        previous_token = signing.sign({"s": scope, "k": after + AT_OR_BEFORE, "d": "b"})
+    return Reply(200, _listing(request, [out(doc) for _, doc in rows], next_token, previous_token))
 
 
-def _listing(request: Request, data: list[Any], token: str | None) -> dict[str, Any]:
+def _listing(request: Request, data: list[Any], token: str | None, previous: str | None = None) -> dict[str, Any]:
     return {
         "data": data,
-        "paging": {"afterCursor": token, "nextLink": request.link_with(cursor=token) if token else None},
+        "paging": {
+            "afterCursor": token,
+            "nextLink": request.link_with(cursor=token) if token else None,
+            "beforeCursor": previous,
+            "previousLink": request.link_with(cursor=previous) if previous else None,
+        },
     }
 
 
@@ -70,7 +93,11 @@ def create_pool(request: Request) -> Reply:
 
 def list_pools(request: Request) -> Reply:
     p = request.principal
-    return _page(request, f"pools:{p.org}", lambda after: cat.list_pools(p, after))
+    if request.query.get("key"):
+        found = cat.find_pool_by_key(p, request.query["key"])
+        return Reply(200, _listing(request, [cat.public(found)] if found else [], None))
+    keep = cat.label_filter(request.query)
+    return _page(request, f"pools:{p.org}", lambda after, before: cat.list_pools(p, after, before), keep)
 
 
 def get_pool(request: Request) -> Reply:
@@ -82,7 +109,7 @@ def update_pool(request: Request) -> Reply:
 
 
 def delete_pool(request: Request) -> Reply:
-    return Reply(200, {"deleted": cat.delete_pool(request.principal, request.id)})
+    return Reply(200, {"deleted": cascade.delete_pool(request.principal, request.id)})
 
 
 # stations
@@ -94,8 +121,13 @@ def create_station(request: Request) -> Reply:
 
 def list_stations(request: Request) -> Reply:
     p = request.principal
+    if request.query.get("key"):
+        cat.get_pool(p, request.id)
+        found = cat.find_station_by_key(p, request.id, request.query["key"])
+        return Reply(200, _listing(request, [cat.public(found)] if found else [], None))
     keep = cat.station_filter(request.query)
-    return _page(request, f"stations:{request.id}", lambda after: cat.list_stations(p, request.id, after), keep)
+    return _page(request, f"stations:{request.id}",
+                 lambda after, before: cat.list_stations(p, request.id, after, before), keep)
 
 
 def get_station(request: Request) -> Reply:
@@ -107,7 +139,33 @@ def update_station(request: Request) -> Reply:
 
 
 def delete_station(request: Request) -> Reply:
-    return Reply(200, {"deleted": cat.delete_station(request.principal, request.id)})
+    return Reply(200, {"deleted": cascade.delete_station(request.principal, request.id)})
+
+
+# buckets
+
+
+def create_bucket(request: Request) -> Reply:
+    return Reply(201, cat.bucket_public(cat.create_bucket(request.principal, request.id, request.json())))
+
+
+def list_buckets(request: Request) -> Reply:
+    p = request.principal
+    return _page(request, f"buckets:{request.id}",
+                 lambda after, before: cat.list_buckets(p, request.id, after, before), out=cat.bucket_public)
+
+
+def get_bucket(request: Request) -> Reply:
+    return Reply(200, cat.bucket_public(cat.get_bucket(request.principal, request.id, request.path_params["name"])))
+
+
+def update_bucket(request: Request) -> Reply:
+    doc = cat.update_bucket(request.principal, request.id, request.path_params["name"], request.json())
+    return Reply(200, cat.bucket_public(doc))
+
+
+def delete_bucket(request: Request) -> Reply:
+    return Reply(200, {"deleted": cascade.delete_bucket(request.principal, request.id, request.path_params["name"])})
 
 
 # streams
@@ -119,7 +177,14 @@ def create_stream(request: Request) -> Reply:
 
 def list_streams(request: Request) -> Reply:
     p = request.principal
-    return _page(request, f"streams:{request.id}", lambda after: cat.list_streams(p, request.id, after))
+    if request.query.get("alias"):
+        cat.get_station(p, request.id)
+        found = cat.find_stream_by_alias(request.id, request.query.get("bucket") or DEFAULT_BUCKET,
+                                         request.query["alias"])
+        return Reply(200, _listing(request, [cat.public(found)] if found else [], None))
+    keep = cat.label_filter(request.query)
+    return _page(request, f"streams:{request.id}",
+                 lambda after, before: cat.list_streams(p, request.id, after, before), keep)
 
 
 def get_stream(request: Request) -> Reply:
@@ -131,7 +196,7 @@ def update_stream(request: Request) -> Reply:
 
 
 def delete_stream(request: Request) -> Reply:
-    return Reply(200, {"deleted": cat.delete_stream(request.principal, request.id)})
+    return Reply(200, {"deleted": cascade.delete_stream(request.principal, request.id)})
 
 
 # keys
@@ -225,6 +290,18 @@ def pull(request: Request) -> Reply:
         return native_aggregates.pull(request, stream)
     page = query.pull(stream, request.query)
     return Reply(200, _listing(request, [query.interval_out(i) for i in page.items], page.cursor))
+
+
+def summary(request: Request) -> Reply:
+    """Count, first and last interval of a stream in [start, end): served from the rollups."""
+    stream = _stream(request.principal, request.id)
+    start, end = query.time_range(request.query)
+    found = counts.summary(stream, start, end)
+    return Reply(200, {
+        "count": found.count,
+        "first": query.interval_out(found.first) if found.first else None,
+        "last": query.interval_out(found.last) if found.last else None,
+    })
 
 
 def latest(request: Request) -> Reply:

@@ -142,6 +142,16 @@ def _rollup_pieces(stream: Stream, level: str, start: int, end: int, budget: Bud
     yield from rebuilt_before(2**63)
 
 
+def pieces(stream: Stream, level: str, start: int, end: int, budget: Budget) -> Iterator[Piece]:
+    """The aggregates of `level` buckets in [start, end) (bucket-aligned), rebuilt where dirty."""
+    return _rollup_pieces(stream, level, start, end, budget)
+
+
+def upper_levels_usable(stream: Stream) -> bool:
+    """1h/1d/1mo rollups serve a stream once they were folded in its current time zone."""
+    return store.zone_of(stream.id) == stream.time_zone
+
+
 def series(
     stream: Stream,
     period: Period,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from watershed.errors import Conflict
@@ -120,15 +120,30 @@ def delete_items(keys: list[tuple[str, str]]) -> None:
 
 
 def children(
-    parent_kind: str, parent_id: str, child_kind: str, after: str | None = None, page: int = 100
+    parent_kind: str, parent_id: str, child_kind: str, after: str | None = None, page: int = 100,
+    before: str | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Children in creation order, as (sort key, document), starting after a sort key."""
+    """Children in creation order, as (sort key, document), starting after a sort key; with
+    `before`, newest first from just before that sort key (a page backwards)."""
     condition = None
-    if after is not None:
+    if before is not None:
+        condition = CatalogItem.gsi1sk < before
+    elif after is not None:
         condition = CatalogItem.gsi1sk > after
     results = CatalogItem.by_parent.query(
         children_key(parent_kind, parent_id, child_kind), range_key_condition=condition, limit=None,
-        page_size=page,
+        page_size=page, scan_index_forward=before is None,
     )
     for item in results:
         yield item.gsi1sk or "", dict(item.doc or {})
+
+
+def create_if_absent(kind: str, doc: dict[str, Any], parent: tuple[str, str] | None) -> bool:
+    """Write an entity unless its key is taken (one conditional put); True when it was written."""
+    try:
+        _entity(kind, doc, parent).save(condition=CatalogItem.pk.does_not_exist())
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
