@@ -16,9 +16,9 @@ from watershed.api.request import Request
 from watershed.errors import NotFound, ValidationError, WatershedError
 from watershed.model import Stream
 from watershed.protocols import native
-from watershed.protocols.native_aggregates import functions_for, parse_spec
 from watershed.services import auth, live
 from watershed.services import catalog as cat
+from watershed.services.aggregates import functions_for, parse_spec
 from watershed.timefmt import format_time
 
 if TYPE_CHECKING:
