@@ -239,6 +239,12 @@ class Gateway:
         if path == "/_local/drain" and method == "POST":
             drained = await _in_thread(self.runtime.drain)
             return _json(200, {"drained": drained})
+        if path == "/_local/metrics" and method == "GET":
+            from local.runtime import EMITTED_METRICS
+
+            return _json(200, {"data": list(EMITTED_METRICS)})
+        if path.startswith("/_local/tables/") and method in ("GET", "POST"):
+            return await self._table_control(request, path.removeprefix("/_local/tables/"), method)
         if path == "/_local/requests" and method == "GET":
             return _json(200, {"data": {name: dict(calls) for name, calls in self.runtime.aws_requests.items()}})
         if path == "/_local/orgs" and method == "POST":
@@ -256,12 +262,39 @@ class Gateway:
         prefix = "/_local/schedules/"
         if path.startswith(prefix) and method == "POST":
             name = path[len(prefix) :]
-            if name not in self.runtime.functions:
-                return _error(404, "not_found", f"no function {name!r}")
+            if not getattr(self.runtime.functions.get(name), "schedules", ()):
+                return _error(404, "not_found", f"no scheduled function {name!r}")
             result = await _in_thread(self.runtime.fire, name)
             return _json(200, result)
         return _error(404, "not_found", f"no local endpoint {path}")
 
+
+    async def _table_control(self, request: Request, table: str, method: str) -> _Response:
+        """GET: every item of a table (tests compare scans); POST: put one raw item (tests plant faults)."""
+        try:
+            name = self.runtime.table_name(table)
+        except (KeyError, LookupError):
+            return _error(404, "not_found", f"no table {table!r}")
+        client = self.runtime.client
+
+        def scan() -> list[Any]:
+            items: list[Any] = []
+            params: dict[str, Any] = {"TableName": name}
+            while True:
+                page = client("dynamodb").scan(**params)
+                items.extend(page["Items"])
+                if "LastEvaluatedKey" not in page:
+                    return items
+                params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+        if method == "GET":
+            return _json(200, {"data": await _in_thread(self.runtime.call, scan)})
+        try:
+            item = json.loads(await _read_body(request))
+        except ValueError:
+            return _error(400, "invalid_request", "body must be one item in DynamoDB JSON")
+        await _in_thread(self.runtime.call, lambda: client("dynamodb").put_item(TableName=name, Item=item))
+        return _json(201, {"table": name})
 
     async def _create_org(self, request: Request) -> _Response:
         """A new organisation and its admin key, as `python -m watershed.admin create-org` does in the cloud."""

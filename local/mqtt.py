@@ -183,17 +183,37 @@ class Bridge:
         if connection is None:
             return False
         if action == Action.PUBLISH:
-            return connection.policy.allows("iot:Publish", topic_arn(topic))
+            if connection.policy.allows("iot:Publish", topic_arn(topic)):
+                return True
+            log.info("disconnecting %s: its policy does not allow publishing to %s", session.client_id, topic)
+            self.disconnect(session.client_id or "")
+            return False
         if action == Action.SUBSCRIBE:
             return connection.policy.allows("iot:Subscribe", topicfilter_arn(topic))
         if action == Action.RECEIVE:
             return connection.policy.allows("iot:Receive", topic_arn(topic))
         return False
 
+    def disconnect(self, client_id: str) -> None:
+        """Close a client's connection, as IoT Core does on a publish its policy denies or one too big."""
+        sessions = getattr(self.broker, "_sessions", {})
+        found = sessions.get(client_id)
+        if found is None:
+            return
+        _, handler = found
+        writer = getattr(handler, "writer", None)
+        if writer is not None:
+            self.loop.create_task(writer.close())
+
     # messages and presence into the rules
 
     def submit(self, topic: str, payload: bytes, client_id: str = "n/a") -> None:
         connection = self.connections.get(client_id)
+        if connection is not None and len(payload) > MAX_PAYLOAD_BYTES:
+            log.info("disconnecting %s: a payload of %d bytes exceeds the AWS IoT limit of %d",
+                     client_id, len(payload), MAX_PAYLOAD_BYTES)
+            self.disconnect(client_id)
+            return
         principal = connection.principal if connection else ""
         self.queue.put_nowait(_Inbound(topic, payload, client_id, principal, int(time.time() * 1000)))
 
@@ -390,10 +410,13 @@ def _uninstall_iot_data_hook() -> None:
 
 
 def _rules_of(runtime: Any) -> list[_Rule]:
+    """The manifest's rules for this process's topic scheme (MQTT_TOPIC_PREFIX, watershed.topics)."""
+    from watershed import topics
+
     rules = []
     for function in runtime.functions.values():
         for rule in getattr(function, "topic_rules", ()):
-            rules.append(_Rule(function.name, rule.name, parse(rule.sql)))
+            rules.append(_Rule(function.name, rule.name, parse(rule.sql_for(topics.SCHEME))))
     return rules
 
 

@@ -8,9 +8,11 @@ for Lambda's event source mapping and EventBridge; `drain()` makes "eventually" 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import importlib.util
 import io
+import json
 import logging
 import os
 import re
@@ -54,6 +56,13 @@ FAKE_AWS_ENV = {
 MAX_DELIVERY_ATTEMPTS = 3
 """Deliveries of one stream batch before the poller gives up on its first record (logged)."""
 
+SCHEDULE_SLICE_ITEMS = 20
+"""What one slice of a scheduled run may take (`detail.maxItems`); a slice answering `more` is run
+again after the doors had their turn, so a long job never holds the lock for long."""
+SCHEDULE_MAX_SLICES = 50
+SCHEDULE_DOOR_WAIT_S = 1.0
+"""The longest a slice waits for the doors to go quiet, so constant traffic cannot stop the job."""
+
 DOOR_PRIORITY_POLL_S = 0.002
 """How often a deferred stream batch looks again whether the doors are idle."""
 
@@ -77,6 +86,8 @@ def prepare_environment() -> None:
         os.environ.setdefault(name, value)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ["LOG_LEVEL"])
+    # Disabled metrics pile up in memory (Powertools clears them only when it prints them).
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "false"
     # With metrics disabled locally, every handler would warn that it published none.
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     if str(LAYER) not in sys.path:
@@ -85,12 +96,12 @@ def prepare_environment() -> None:
         sys.path.insert(0, str(ROOT))
     from watershed import config
 
-    os.environ.setdefault("CATALOG_TABLE", config.CATALOG_TABLE)
-    os.environ.setdefault("INTERVALS_TABLE", config.INTERVALS_TABLE)
-    os.environ.setdefault("ROLLUPS_TABLE", config.ROLLUPS_TABLE)
-    os.environ.setdefault("CONNECTIONS_TABLE", config.CONNECTIONS_TABLE)
-    os.environ.setdefault("LAKE_BUCKET", config.LAKE_BUCKET)
-    os.environ.setdefault("OBJECTS_BUCKET", config.OBJECTS_BUCKET)
+    os.environ.setdefault(config.table_env("catalog"), config.CATALOG_TABLE)
+    os.environ.setdefault(config.table_env("intervals"), config.INTERVALS_TABLE)
+    os.environ.setdefault(config.table_env("rollups"), config.ROLLUPS_TABLE)
+    os.environ.setdefault(config.table_env("connections"), config.CONNECTIONS_TABLE)
+    os.environ.setdefault(config.bucket_env("lake"), config.LAKE_BUCKET)
+    os.environ.setdefault(config.bucket_env("objects"), config.OBJECTS_BUCKET)
 
 
 class LambdaContext:
@@ -146,7 +157,14 @@ class _LogLines(io.TextIOBase):
     def write(self, text: str) -> int:
         if text.strip():
             logging.getLogger("local.handler_stdout").debug(text.rstrip())
+            if '"_aws"' in text:
+                with contextlib.suppress(ValueError):
+                    EMITTED_METRICS.append(json.loads(text))
         return len(text)
+
+
+EMITTED_METRICS: collections.deque[dict[str, Any]] = collections.deque(maxlen=2000)
+"""The latest EMF metric documents the handlers printed (`GET /_local/metrics`)."""
 
 
 _HANDLER_STDOUT = _LogLines()
@@ -294,8 +312,10 @@ class Runtime:
 
     def _create_buckets(self) -> None:
         s3 = self.client("s3")
-        for variable in ("LAKE_BUCKET", "OBJECTS_BUCKET"):
-            s3.create_bucket(Bucket=os.environ[variable])
+        from watershed import config
+
+        for key in config.BUCKETS:
+            s3.create_bucket(Bucket=os.environ[config.bucket_env(key)])
 
     def table_name(self, table: str) -> str:
         """The DynamoDB name of a manifest table name ("intervals")."""
@@ -484,7 +504,21 @@ class Runtime:
         """Invoke a scheduled function now with the event its first schedule rule would send."""
         if name not in self.functions:
             raise LookupError(f"unknown function {name!r}")
+        if not getattr(self.functions[name], "schedules", ()):
+            raise LookupError(f"function {name!r} has no schedule")
         return self.invoke(name, events.scheduled_event(f"{name}-schedule-0"))
+
+    def _run_in_slices(self, function: str, rule_name: str) -> None:
+        """One scheduled run as slices of SCHEDULE_SLICE_ITEMS, each after the doors had their turn."""
+        for _ in range(SCHEDULE_MAX_SLICES):
+            event = events.scheduled_event(rule_name)
+            event["detail"] = {"maxItems": SCHEDULE_SLICE_ITEMS}
+            deadline = time.monotonic() + SCHEDULE_DOOR_WAIT_S
+            while self._doors_waiting and time.monotonic() < deadline and not self._stop.is_set():
+                time.sleep(DOOR_PRIORITY_POLL_S)
+            result = self.invoke(function, event, background=True)
+            if not (isinstance(result, dict) and result.get("more")) or self._stop.is_set():
+                return
 
     def _schedule_loop(self) -> None:
         while not self._stop.wait(0.5):
@@ -494,7 +528,7 @@ class Runtime:
                     continue
                 timer.next_at = now + timer.period_s
                 try:
-                    self.invoke(timer.function, events.scheduled_event(timer.rule_name))
+                    self._run_in_slices(timer.function, timer.rule_name)
                 except Exception:
                     log.exception("scheduled run of %s", timer.function)
 

@@ -16,8 +16,9 @@ metrics = Metrics()
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = rollup.run()
+    report = rollup.run(rollup.slice_of(event))
     metrics.add_metric(name="BucketsRecomputed", unit=MetricUnit.Count, value=report.buckets)
     metrics.add_metric(name="BucketsLeftDirty", unit=MetricUnit.Count, value=report.left_dirty)
+    metrics.add_metric(name="RollupBucketsParked", unit=MetricUnit.Count, value=report.parked)
     logger.info("rollup run", extra=asdict(report))
     return asdict(report)

@@ -140,8 +140,19 @@ def test_alarms_cover_api_functions_and_tables(synth: Synth) -> None:
     alarms = synth.stack.observability.alarms
     assert "api_5xx" in alarms
     for function in synth.functions:
-        assert {f"{function.name}_errors", f"{function.name}_throttles"} <= set(alarms)
+        assert f"{function.name}_throttles" in alarms
     for key in synth.stack.storage.tables:
         assert f"{key}_table_throttles" in alarms
     assert len(synth.of_type("AWS::CloudWatch::Alarm")) == len(alarms)
     assert len(synth.of_type("AWS::CloudWatch::Dashboard")) == 1
+
+
+def test_parked_rollup_buckets_raise_an_alarm(synth: Synth) -> None:
+    alarms = synth.stack.observability.alarms
+    if "rollup" not in {f.name for f in synth.functions}:
+        assert "rollup_buckets_parked" not in alarms
+        return
+    alarm = synth.resources[synth.logical_id(synth.stack.observability.alarms["rollup_buckets_parked"])]
+    props = alarm["Properties"]
+    assert (props["Namespace"], props["MetricName"], props["Threshold"]) == ("Watershed", "RollupBucketsParked", 1)
+    assert props["Dimensions"] == [{"Name": "service", "Value": "watershed-rollup"}]

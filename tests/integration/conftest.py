@@ -71,6 +71,22 @@ class Platform:
         response.raise_for_status()
         return response.json()
 
+    def scan(self, table: str) -> list[dict[str, Any]]:
+        """Every item of a manifest table (`catalog`, `intervals`, `rollups`), in DynamoDB JSON."""
+        response = httpx.get(f"{self.url}/_local/tables/{table}", timeout=60)
+        response.raise_for_status()
+        return list(response.json()["data"])
+
+    def put_item(self, table: str, item: dict[str, Any]) -> None:
+        """Write one raw item, bypassing the API (to plant what the API would refuse)."""
+        httpx.post(f"{self.url}/_local/tables/{table}", json=item, timeout=60).raise_for_status()
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """The EMF metric documents the handlers printed lately."""
+        response = httpx.get(f"{self.url}/_local/metrics", timeout=60)
+        response.raise_for_status()
+        return list(response.json()["data"])
+
     def aws_requests(self) -> dict[str, dict[str, int]]:
         """AWS calls the handlers made so far, by function and "service:Operation"."""
         response = httpx.get(f"{self.url}/_local/requests", timeout=30)

@@ -63,3 +63,10 @@ def test_drain_and_local_health_endpoints(platform: Platform) -> None:
     platform.drain()
     assert platform.drain() == 0, "a drain leaves nothing pending"
     assert httpx.post(f"{platform.url}/_local/schedules/no-such-function").status_code == 404
+
+
+def test_only_scheduled_functions_can_be_fired(platform: Platform) -> None:
+    """Issue 19, defect 17: `POST /_local/schedules/authorizer` was a 500."""
+    response = httpx.post(f"{platform.url}/_local/schedules/authorizer", timeout=30)
+    assert response.status_code == 404 and "scheduled" in response.json()["message"]
+    assert platform.fire("rollup")["buckets"] >= 0

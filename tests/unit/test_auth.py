@@ -7,12 +7,12 @@ import hashlib
 import pytest
 
 from watershed.errors import Unauthorized
-from watershed.services import auth
+from watershed.services import auth, keys
 from watershed.store.tables import CatalogItem
 
 
 def test_catalog_holds_no_plaintext_key(aws: None) -> None:
-    _, secret = auth.create_key("org-1", "ci", ["read", "write"], ["pool-9"])
+    _, secret = keys.issue_key("org-1", "ci", ["read", "write"], ["pool-9"])
     stored = [item.attribute_values for item in CatalogItem.scan()]
     flat = repr(stored)
     assert secret not in flat

@@ -22,7 +22,7 @@ from watershed.errors import (
     WatershedError,
 )
 from watershed.model import Scheme
-from watershed.services import auth
+from watershed.services import auth, keys
 
 HEADER_FORMS = {
     Scheme.API_KEY: lambda key: {"headers": {"Authorization": f"ApiKey {key}"}},
@@ -57,7 +57,7 @@ SCHEMES = (Scheme.API_KEY, Scheme.BITPOOL2, Scheme.BASIC, Scheme.FORM_KEY)
 @pytest.fixture
 def key(aws: None) -> str:
     auth._cache.clear()
-    _, secret = auth.create_key("org-7", "table", ["write"], ["pool-1"])
+    _, secret = keys.issue_key("org-7", "table", ["write"], ["pool-1"])
     return secret
 
 

@@ -6,7 +6,7 @@ import argparse
 import uuid
 from dataclasses import dataclass
 
-from watershed.services import auth
+from watershed.services import keys
 from watershed.store import catalog as store
 from watershed.timefmt import now_ms
 
@@ -22,7 +22,7 @@ def create_org(name: str) -> CreatedOrg:
     """An organisation and its first admin key (shown once)."""
     org_id = str(uuid.uuid4())
     store.create("org", {"id": org_id, "org": org_id, "name": name, "created": now_ms()}, None)
-    doc, secret = auth.create_key(org_id, f"{name} admin", ["admin"], [])
+    doc, secret = keys.issue_key(org_id, f"{name} admin", ["admin"], [])
     return CreatedOrg(org_id, secret, doc["id"])
 
 

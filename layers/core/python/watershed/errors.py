@@ -57,6 +57,11 @@ class PayloadTooLarge(WatershedError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(WatershedError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Unavailable(WatershedError):
     status = 503
     code = "unavailable"

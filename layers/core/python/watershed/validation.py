@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from watershed.errors import ValidationError
 
+ZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+){0,2}$")
+"""IANA zone names: ASCII, at most three parts."""
 NAME_MAX = 256
 DESCRIPTION_MAX = 2048
 UNIT_MAX = 32
@@ -18,8 +20,9 @@ LABEL_MAX = 128
 RETENTION_DAYS = (1, 36_500)
 LABEL = re.compile(r"^[a-zA-Z0-9\-_:@.]+$")
 ALIAS = re.compile(r"^[a-zA-Z0-9\-_:@./]{1,128}$")
-WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
-"""ASCII digits only: str.isdigit() also accepts '²', which int() refuses."""
+WHOLE_NUMBER = re.compile(r"^-?[0-9]{1,18}$")
+"""ASCII digits only (str.isdigit() also accepts '²', which int() refuses), and few of them: a longer
+number is out of every range here, and Python refuses to read one of more than 4,300 digits."""
 
 
 def path(prefix: str, name: str) -> str:
@@ -52,11 +55,18 @@ def opt_text(value: Any, field: str, max_len: int = NAME_MAX) -> str | None:
 
 
 def number(value: Any, field: str, lo: float | None = None, hi: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         raise ValidationError("must be a number", field)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ValidationError(f"must be between {lo} and {hi}", field)
     return float(value)
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def integer(value: Any, field: str, lo: int, hi: int) -> int:
@@ -83,12 +93,22 @@ def labels(value: Any, field: str = "labels") -> list[str]:
 
 
 def time_zone(value: Any, field: str = "timeZone") -> str:
+    """An IANA zone name (`Europe/Paris`); a directory of the zone database (`Europe`) is no zone."""
     if not isinstance(value, str):
         raise ValidationError("must be an IANA time zone name", field)
+    if len(value) > 64 or not ZONE_NAME.match(value):
+        raise ValidationError(f"unknown time zone '{value[:64]}'", field)
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValidationError(f"unknown time zone '{value}'", field) from None
+    return value
+
+
+def topic_level(value: Any, field: str) -> str:
+    """A name that is one MQTT topic level (a bucket, a config group): no `/`, and not `.` or `..`."""
+    if not isinstance(value, str) or not BUCKET.match(value) or value in (".", ".."):
+        raise ValidationError("must match ^[a-zA-Z0-9-_:@.]{1,128}$ (one topic level) and not be . or ..", field)
     return value
 
 
@@ -106,9 +126,7 @@ MAX_LABEL_VALUE = 256
 
 
 def bucket(value: Any, field: str = "bucket") -> str:
-    if not isinstance(value, str) or not BUCKET.match(value):
-        raise ValidationError("must match ^[a-zA-Z0-9-_:@.]{1,128}$ (a bucket is one MQTT topic level)", field)
-    return value
+    return topic_level(value, field)
 
 
 def props(value: Any, field: str = "props") -> dict[str, Any]:

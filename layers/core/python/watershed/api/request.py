@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from watershed.errors import Unauthorized, ValidationError
+from watershed import jsontext
+from watershed.errors import Unauthorized, UnsupportedMediaType, ValidationError
 from watershed.model import Principal
 
 
@@ -32,30 +31,18 @@ class Request:
         return self.path_params["id"]
 
     def json(self) -> Any:
-        """The body as JSON; a body that is not JSON is a 400."""
+        """The body as JSON (jsontext's rules); a body that is not JSON, or is labelled otherwise, is refused."""
+        media_type = self.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+            raise UnsupportedMediaType(f"the body must be application/json, not {media_type[:100]}", None)
         if not self.body.strip():
             raise ValidationError("request body is required", None)
-        try:
-            return json.loads(self.body, parse_constant=_refuse_constant, parse_float=_finite_float)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValidationError(f"body is not valid JSON: {exc}", None) from None
+        return jsontext.loads(self.body)
 
     def link_with(self, **params: str) -> str:
         """This request's path with some query parameters replaced (for nextLink)."""
         query = {**self.query, **params}
         return f"{self.path}?{urlencode(query)}"
-
-
-def _refuse_constant(name: str) -> Any:
-    """NaN and Infinity are not JSON (RFC 8259), though Python's parser takes them."""
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"{text} is out of range for a number")
-    return number
 
 
 @dataclass

@@ -8,10 +8,10 @@ from typing import Any
 from watershed import signing
 from watershed.api.request import Reply, Request
 from watershed.errors import NotFound, ValidationError, WatershedError
-from watershed.model import DEFAULT_BUCKET, Interval, Principal, Stream
-from watershed.services import auth, cascade, counts, ingest, query
+from watershed.model import DEFAULT_BUCKET, Principal, Stream
+from watershed.services import cascade, counts, ingest, keys, query
 from watershed.services import catalog as cat
-from watershed.validation import integer, obj, text
+from watershed.validation import integer
 
 LIST_LIMIT = 50
 
@@ -202,36 +202,18 @@ def delete_stream(request: Request) -> Reply:
 # keys
 
 
-def _key_out(doc: dict[str, Any]) -> dict[str, Any]:
-    return cat.public(doc)
-
-
 def create_key(request: Request) -> Reply:
-    body = obj(request.json(), ("name", "scopes", "pools"), ("name", "scopes"))
-    principal = request.principal
-    pools = body.get("pools") or []
-    if not isinstance(pools, list):
-        raise ValidationError("pools must be a list of pool ids", "pools")
-    for i, pool in enumerate(pools):
-        if not isinstance(pool, str):
-            raise ValidationError("pool ids are strings", f"pools[{i}]")
-        try:
-            cat.get_pool(principal, pool)
-        except NotFound:
-            raise NotFound("pool not found", f"pools[{i}]") from None
-    if principal.pools and not pools:
-        pools = sorted(principal.pools)
-    doc, secret = auth.create_key(principal.org, text(body["name"], "name"), auth.check_scopes(body["scopes"]), pools)
-    return Reply(201, {**_key_out(doc), "key": secret})
+    doc, secret = keys.create_key(request.principal, request.json())
+    return Reply(201, {**cat.public(doc), "key": secret})
 
 
 def list_keys(request: Request) -> Reply:
-    data = [_key_out(doc) for doc in auth.list_keys(request.principal.org)]
+    data = [cat.public(doc) for doc in keys.list_keys(request.principal)]
     return Reply(200, _listing(request, data, None))
 
 
 def delete_key(request: Request) -> Reply:
-    auth.delete_key(request.principal.org, request.id)
+    keys.revoke_key(request.principal, request.id)
     return Reply(204)
 
 
@@ -243,32 +225,12 @@ def _stream(principal: Principal, stream_id: str, field: str = "id") -> Stream:
 
 
 def push_stream(request: Request) -> Reply:
-    """Validate every item, then write; one invalid item rejects the whole request."""
-    stream = _stream(request.principal, request.id)
-    items = ingest.check_items(request.json())
-    points = [ingest.parse_interval(stream, item, f"[{i}]") for i, item in enumerate(items)]
-    ingest.write(stream, points)
-    return Reply(200, {"accepted": len(points)})
+    """Validated whole, then written; `accepted` is how many intervals were stored."""
+    return Reply(200, {"accepted": ingest.push(request.principal, request.id, request.json())})
 
 
 def push_many(request: Request) -> Reply:
-    principal = request.principal
-    items = ingest.check_items(request.json())
-    streams: dict[str, Stream] = {}
-    batches: dict[str, list[Interval]] = {}
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise ValidationError("each interval must be an object", f"[{i}]")
-        stream_id = item.get("stream")
-        if not isinstance(stream_id, str) or not stream_id:
-            raise ValidationError("stream is required", f"[{i}].stream")
-        if stream_id not in streams:
-            streams[stream_id] = _stream(principal, stream_id, f"[{i}].stream")
-        point = ingest.parse_interval(streams[stream_id], item, f"[{i}]", extra=("stream",))
-        batches.setdefault(stream_id, []).append(point)
-    for stream_id, points in batches.items():
-        ingest.write(streams[stream_id], points)
-    return Reply(200, {"accepted": len(items)})
+    return Reply(200, {"accepted": ingest.push_many(request.principal, request.json())})
 
 
 def delete_range(request: Request) -> Reply:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from watershed.api.request import Reply, Request
-from watershed.services import configs, mqtt
+from watershed.services import configs
+from watershed.services.mqtt import authorizer
 
 
 def rotate_secret(request: Request) -> Reply:
     """A new MQTT secret, shown once: `{stationId, clientId, username, password, topics}`."""
-    return Reply(201, mqtt.rotate_secret(request.principal, request.id))
+    return Reply(201, authorizer.rotate_secret(request.principal, request.id))
 
 
 def put_config(request: Request) -> Reply:

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import secrets
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from watershed.errors import Forbidden, MissingCredential, NotFound, Unauthorized, ValidationError
+from watershed.errors import Forbidden, MissingCredential, Unauthorized
 from watershed.model import Principal, PrincipalKind, Scheme
 from watershed.store import catalog as store
-from watershed.timefmt import now_ms
 
 SCOPES = ("read", "write", "admin")
 IMPLIED = {"admin": {"admin", "write", "read"}, "write": {"write", "read"}, "read": {"read"}}
@@ -30,38 +27,6 @@ def hash_key(key: str) -> str:
 
 def _lookup_name(key_hash: str) -> str:
     return f"KEYHASH#{key_hash}"
-
-
-def create_key(org: str, name: str, scopes: list[str], pools: list[str]) -> tuple[dict[str, Any], str]:
-    """A new key: its public document, and the secret shown this once."""
-    secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    key_hash = hash_key(secret)
-    doc = {
-        "id": str(uuid.uuid4()),
-        "org": org,
-        "name": name,
-        "scopes": sorted(set(scopes)),
-        "pools": list(pools),
-        "prefix": secret[:8],
-        "created": now_ms(),
-        "hash": key_hash,
-    }
-    store.create("apikey", doc, ("org", org))
-    store.put_lookup(
-        _lookup_name(key_hash), org, {"keyId": doc["id"], "org": org, "scopes": doc["scopes"], "pools": doc["pools"]}
-    )
-    return doc, secret
-
-
-def delete_key(org: str, key_id: str) -> None:
-    doc = store.get("apikey", key_id)
-    if doc is None or doc["org"] != org:
-        raise NotFound("API key not found", "id")
-    store.delete_items([(store.entity_pk("apikey", key_id), store.META), (_lookup_name(doc["hash"]), store.GUARD)])
-
-
-def list_keys(org: str) -> list[dict[str, Any]]:
-    return [doc for _, doc in store.children("org", org, "apikey")]
 
 
 def principal_for_key(key: str, scheme: Scheme = Scheme.API_KEY) -> Principal:
@@ -226,9 +191,3 @@ def require_scope(principal: Principal, scope: str) -> None:
         return
     if scope not in principal.scopes:
         raise Forbidden(f"this key lacks the '{scope}' scope")
-
-
-def check_scopes(scopes: Any, field: str = "scopes") -> list[str]:
-    if not isinstance(scopes, list) or not scopes or not all(s in SCOPES for s in scopes):
-        raise ValidationError(f"scopes must be a non-empty list of {', '.join(SCOPES)}", field)
-    return list(scopes)

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from watershed import config
 from watershed import validation as v
 from watershed.errors import NotFound, ValidationError
 from watershed.model import Principal
@@ -29,7 +30,7 @@ BODY_FIELDS = ("configs", "partialUpdate")
 MAX_KEYS = 200
 MAX_BYTES = 65_536
 """Expected and reported values share one catalog item, and a DynamoDB item holds at most 400 KB."""
-IOT_DATA_ENDPOINT = "IOT_DATA_ENDPOINT"
+IOT_DATA_ENDPOINT = config.IOT_DATA_ENDPOINT_ENV
 
 _iot_data: Any = None
 
@@ -58,7 +59,7 @@ def _config_id(station_id: str, group: str) -> str:
 
 
 def _group_name(group: str) -> str:
-    return v.alias(group, "group")
+    return v.topic_level(group, "group")
 
 
 def _load(station_id: str, group: str) -> dict[str, Any] | None:
@@ -120,7 +121,11 @@ def _check_values(value: Any, field: str) -> dict[str, Any]:
         raise ValidationError(f"at most {MAX_KEYS} keys per config group", field)
     for key in value:
         v.text(key, f"{field}.{key}", max_len=128)
-    if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_BYTES:
+    try:
+        encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise ValidationError("config values must be finite numbers", field) from None
+    if len(encoded.encode()) > MAX_BYTES:
         raise ValidationError(f"a config group encodes to at most {MAX_BYTES} bytes of JSON", field)
     return dict(value)
 

@@ -24,6 +24,8 @@ from watershed.errors import NotFound, ValidationError
 from watershed.model import Principal, Stream
 from watershed.services import aggregates
 from watershed.services import catalog as cat
+from watershed.services.rollup_query import FILLS, FUNCTIONS
+from watershed.services.rollup_time import parse_period, parse_zone
 from watershed.store import intervals
 from watershed.timefmt import format_time, now_ms, parse_time
 from watershed.validation import obj
@@ -81,6 +83,7 @@ def parse(principal: Principal, body: Any) -> dict[str, Any]:
         for name in AGGREGATION_FIELDS:
             if name in aggregation and not isinstance(aggregation[name], str):
                 raise ValidationError("must be a string", f"aggregation.{name}")
+        _check_aggregation(aggregation)
     if not isinstance(body.get("async", False), bool):
         raise ValidationError("must be true or false", "async")
     return {
@@ -116,6 +119,18 @@ def _raw_rows(stream: Stream, start: int, end: int) -> Iterator[dict[str, Any]]:
         if len(page) < PAGE:
             return
         cursor = page[-1].timestamp + 1
+
+
+def _check_aggregation(aggregation: dict[str, Any]) -> None:
+    """Refuse now what the export would fail on later: period, fn, tz and fill as the aggregates API reads them."""
+    parse_period(aggregation["period"], "aggregation.period")
+    for name in (n.strip() for n in (aggregation.get("fn") or "").split(",")):
+        if name and name not in FUNCTIONS:
+            raise ValidationError(f"unknown function '{name[:64]}'; use {', '.join(FUNCTIONS)}", "aggregation.fn")
+    if aggregation.get("tz"):
+        parse_zone(aggregation["tz"], "aggregation.tz")
+    if aggregation.get("fill", "none") not in FILLS:
+        raise ValidationError("fill must be none, null or previous", "aggregation.fill")
 
 
 def _aggregated_rows(stream: Stream, record: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -2,35 +2,53 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from watershed.errors import PayloadTooLarge, ValidationError
-from watershed.model import Interval, Stream, StreamType
+from watershed.model import NUMERIC_TYPES, Interval, Principal, Stream, StreamType
+from watershed.services import catalog as cat
 from watershed.store import intervals
+from watershed.store.intervals import encode_value
 from watershed.timefmt import parse_time
 
 MAX_ITEMS = 10_000
 HEX = re.compile(r"^(0x)?[0-9a-fA-F]+$")
 MAX_STRING = 65_536
-MAX_JSON_BYTES = 350_000
-"""The most a json value may encode to: its interval is one DynamoDB item, which holds at most 400 KB."""
+MAX_VALUE_BYTES = 350_000
+"""The most any value may take in its stored form (UTF-8 JSON): its interval is one DynamoDB item,
+which holds at most 400 KB."""
 
 
 def check_value(stream_type: StreamType, value: Any, field: str) -> Any:
-    """The value normalised for its stream type, or a 400 saying why it does not fit."""
+    """The value normalised for its stream type, or a 400 saying why it does not fit.
+
+    Sizes are checked on the stored form, so no value that passes here can fail its write.
+    """
+    checked = _typed_value(stream_type, value, field)
+    if stream_type not in NUMERIC_TYPES and stream_type is not StreamType.BOOLEAN:
+        try:
+            stored = len(encode_value(checked).encode("utf-8"))
+        except (ValueError, UnicodeEncodeError):
+            raise ValidationError("must be finite numbers and Unicode text", field) from None
+        if stored > MAX_VALUE_BYTES:
+            raise ValidationError(f"takes {stored} bytes stored; a value may take at most {MAX_VALUE_BYTES}", field)
+    return checked
+
+
+def _typed_value(stream_type: StreamType, value: Any, field: str) -> Any:
     if value is None:
         raise ValidationError("value is required", field)
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if stream_type is StreamType.FLOAT:
-        if not is_number or not math.isfinite(value):
+        if not is_number or not _finite(value):
             raise ValidationError("must be a finite number for a float stream", field)
         return float(value)
     if stream_type is StreamType.INTEGER:
-        if is_number and float(value).is_integer() and abs(value) < 2**63:
+        if is_number and (isinstance(value, int) or (math.isfinite(value) and value.is_integer())) \
+                and abs(value) < 2**63:
             return int(value)
         raise ValidationError("must be a whole number for an integer stream", field)
     if stream_type is StreamType.BOOLEAN:
@@ -48,10 +66,16 @@ def check_value(stream_type: StreamType, value: Any, field: str) -> Any:
     if stream_type is StreamType.COORDINATE:
         return _coordinate(value, field)
     if stream_type is StreamType.JSON:
-        if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_JSON_BYTES:
-            raise ValidationError(f"must encode to at most {MAX_JSON_BYTES} bytes of JSON", field)
         return value
     raise ValidationError("object streams take uploads at /v1/streams/{id}/objects", field)
+
+
+def _finite(number: int | float) -> bool:
+    """A number a double holds (a JSON integer may be larger than any double)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
 
 
 def _coordinate(value: Any, field: str) -> dict[str, float]:
@@ -64,7 +88,7 @@ def _coordinate(value: Any, field: str) -> dict[str, float]:
         if name not in value:
             continue
         number = value[name]
-        if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+        if isinstance(number, bool) or not isinstance(number, int | float) or not _finite(number):
             raise ValidationError(f"{name} must be a number", f"{field}.{name}")
         if bound is not None and abs(number) > bound:
             raise ValidationError(f"{name} must be within ±{bound}", f"{field}.{name}")
@@ -105,3 +129,36 @@ def write(stream: Stream, points: Sequence[Interval]) -> int:
     if not points:
         return 0
     return intervals.put_many(stream.id, points, retention_seconds(stream))
+
+
+def _stream(principal: Principal, stream_id: str, field: str = "id") -> Stream:
+    return cat.stream_from_doc(cat.get_stream(principal, stream_id, field))
+
+
+def push(principal: Principal, stream_id: str, body: Any) -> int:
+    """Validate every item of a push to one stream, then write; returns how many intervals were stored.
+
+    Items with the same timestamp are stored once (the last wins), so the count is of distinct timestamps.
+    """
+    stream = _stream(principal, stream_id)
+    items = check_items(body)
+    points = [parse_interval(stream, item, f"[{i}]") for i, item in enumerate(items)]
+    return write(stream, points)
+
+
+def push_many(principal: Principal, body: Any) -> int:
+    """Validate a push naming its stream per item, grouped by stream, then write; returns how many were stored."""
+    items = check_items(body)
+    streams: dict[str, Stream] = {}
+    batches: dict[str, list[Interval]] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValidationError("each interval must be an object", f"[{i}]")
+        stream_id = item.get("stream")
+        if not isinstance(stream_id, str) or not stream_id:
+            raise ValidationError("stream is required", f"[{i}].stream")
+        if stream_id not in streams:
+            streams[stream_id] = _stream(principal, stream_id, f"[{i}].stream")
+        point = parse_interval(streams[stream_id], item, f"[{i}]", extra=("stream",))
+        batches.setdefault(stream_id, []).append(point)
+    return sum(write(streams[stream_id], points) for stream_id, points in batches.items())

@@ -8,6 +8,8 @@ upper buckets were folded in is recorded, and a stream whose zone changed is ref
 
 from __future__ import annotations
 
+import logging
+import math
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -15,16 +17,41 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from watershed.errors import Unavailable
 from watershed.model import NUMERIC_TYPES, Interval, Stream
 from watershed.services.rollup_time import BASE_MS, ROLLUP_PERIODS, bucket_end, bucket_start, zone
 from watershed.store import intervals
 from watershed.store import rollups as store
 from watershed.store.catalog import get as catalog_get
+from watershed.store.intervals import encode_value
+
+log = logging.getLogger(__name__)
 
 MAX_BUCKETS_PER_RUN = 400
 CLUSTER_GAP_MS = 86_400_000
 RUN_GAP_MS = 3_600_000
 UPPER = (("15m", "1h"), ("1h", "1d"), ("1d", "1mo"))
+INLINE_VALUE_BYTES = 2048
+"""A first/last value encoding to more is kept by reference (its timestamp), never copied into the
+rollup item: a DynamoDB item holds 400 KB and one interval value may take 350 KB."""
+
+
+class _ByReference:
+    """The first or last value of a bucket is the interval at first_ts or last_ts; read it from there."""
+
+    def __repr__(self) -> str:
+        return "BY_REFERENCE"
+
+
+BY_REFERENCE: Any = _ByReference()
+
+
+def _inline(value: Any) -> Any:
+    if isinstance(value, int | float | bool) or value is None or value is BY_REFERENCE:
+        return value
+    if isinstance(value, str) and len(value) * 4 <= INLINE_VALUE_BYTES:
+        return value
+    return value if len(encode_value(value).encode()) <= INLINE_VALUE_BYTES else BY_REFERENCE
 
 
 @dataclass
@@ -60,21 +87,61 @@ class Agg:
         last = self if self.last_ts >= other.last_ts else other
         merged = Agg(self.count + other.count, first.first_ts, first.first, last.last_ts, last.last)
         if self.total is not None and other.total is not None:
-            merged.total = self.total + other.total
+            merged.total = add(self.total, other.total)
             merged.low = min(self.low, other.low)  # type: ignore[type-var]
             merged.high = max(self.high, other.high)  # type: ignore[type-var]
         return merged
 
     def to_fields(self) -> dict[str, Any]:
-        fields = {"n": self.count, "ft": self.first_ts, "f": self.first, "lt": self.last_ts, "l": self.last}
+        """The stored form; a big first/last value is left out (`fr`/`lr`) and read from its interval."""
+        fields: dict[str, Any] = {"n": self.count, "ft": self.first_ts, "lt": self.last_ts}
+        for name, value in (("f", self.first), ("l", self.last)):
+            kept = _inline(value)
+            if kept is BY_REFERENCE:
+                fields[f"{name}r"] = 1
+            else:
+                fields[name] = kept
         if self.total is not None:
             fields.update(s=self.total, lo=self.low, hi=self.high)
         return fields
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> Agg:
-        return cls(fields["n"], fields["ft"], fields["f"], fields["lt"], fields["l"],
+        first = BY_REFERENCE if fields.get("fr") else fields["f"]
+        last = BY_REFERENCE if fields.get("lr") else fields["l"]
+        return cls(fields["n"], fields["ft"], first, fields["lt"], last,
                    fields.get("s"), fields.get("lo"), fields.get("hi"))
+
+    def resolved(self, stream_id: str) -> Agg:
+        """This aggregate with first/last values kept by reference read back from their intervals."""
+        if self.first is not BY_REFERENCE and self.last is not BY_REFERENCE:
+            return self
+        out = Agg(self.count, self.first_ts, self.first, self.last_ts, self.last, self.total, self.low, self.high)
+        if out.first is BY_REFERENCE:
+            out.first = _value_at(stream_id, self.first_ts)
+        if out.last is BY_REFERENCE:
+            out.last = _value_at(stream_id, self.last_ts)
+        return out
+
+
+def _value_at(stream_id: str, timestamp: int) -> Any:
+    found = intervals.query_range(stream_id, timestamp, timestamp, limit=1)
+    return found[0].value if found else None
+
+
+def add(a: int | float, b: int | float) -> int | float:
+    """a + b, exact past the range of a double: a sum that would overflow is kept as an integer.
+
+    Floats that large are whole numbers, so nothing is lost; value_of answers such a sum as null
+    while it stays out of range, and an average from it is still exact.
+    """
+    try:
+        total = a + b
+    except OverflowError:
+        return int(a) + int(b)
+    if isinstance(total, float) and math.isinf(total):
+        return int(a) + int(b)
+    return total
 
 
 def fold(aggs: Iterable[Agg]) -> Agg | None:
@@ -123,7 +190,19 @@ class RunReport:
     streams: int = 0
     cleared: int = 0
     left_dirty: int = 0
+    parked: int = 0
+    more: bool = False
     rebuilt: list[str] = field(default_factory=list)
+
+
+def slice_of(event: Any) -> int:
+    """How many buckets one run takes: MAX_BUCKETS_PER_RUN, or fewer when the event's `detail.maxItems`
+    asks (the local runtime runs the job in slices so it never holds its one lock for long)."""
+    detail = event.get("detail") if isinstance(event, dict) else None
+    asked = detail.get("maxItems") if isinstance(detail, dict) else None
+    if isinstance(asked, int) and not isinstance(asked, bool) and 0 < asked < MAX_BUCKETS_PER_RUN:
+        return asked
+    return MAX_BUCKETS_PER_RUN
 
 
 def run(limit: int = MAX_BUCKETS_PER_RUN) -> RunReport:
@@ -134,18 +213,33 @@ def run(limit: int = MAX_BUCKETS_PER_RUN) -> RunReport:
     for marker in markers:
         by_stream[marker.stream].append(marker)
     for stream_id, stream_markers in by_stream.items():
-        doc = catalog_get("stream", stream_id)
-        if doc is not None:
-            from watershed.services.catalog import stream_from_doc
-
-            stream = stream_from_doc(doc)
-            if refresh(stream, [m.bucket for m in stream_markers]):
-                report.rebuilt.append(stream_id)
-            report.streams += 1
-            report.buckets += len(stream_markers)
+        try:
+            _refresh_stream(stream_id, stream_markers, report)
+        except Unavailable:
+            log.warning("rollup of stream %s deferred: DynamoDB busy", stream_id)
+            continue
+        except Exception as error:
+            log.exception("rollup of stream %s failed; parking %d bucket(s)", stream_id, len(stream_markers))
+            report.parked += store.park(stream_markers, f"{type(error).__name__}: {error}")
+            continue
         report.cleared += store.clear(stream_markers)
-    report.left_dirty = len(markers) - report.cleared
+    report.left_dirty = len(markers) - report.cleared - report.parked
+    report.more = len(markers) >= limit
     return report
+
+
+def _refresh_stream(stream_id: str, markers: Sequence[store.Marker], report: RunReport) -> None:
+    """One stream's share of a run; whatever it raises concerns that stream alone."""
+    doc = catalog_get("stream", stream_id)
+    if doc is None:
+        return
+    from watershed.services.catalog import stream_from_doc
+
+    stream = stream_from_doc(doc)
+    if refresh(stream, [m.bucket for m in markers]):
+        report.rebuilt.append(stream_id)
+    report.streams += 1
+    report.buckets += len(markers)
 
 
 def refresh(stream: Stream, dirty: Sequence[int]) -> bool:

@@ -23,6 +23,12 @@ from watershed.services.rollup_time import BASE_MS, ROLLUP_PERIODS, Period, buck
 from watershed.store import intervals
 from watershed.store import rollups as store
 
+FUNCTIONS = ("avg", "min", "max", "sum", "count", "first", "last")
+"""The aggregate functions value_of answers."""
+NUMERIC_ONLY = frozenset({"avg", "min", "max", "sum"})
+FILLS = ("none", "null", "previous")
+DOUBLE_INT_LIMIT = 2**63
+"""A sum kept as an integer beyond this came from floats too big to add (services.rollup.add)."""
 RAW_ITEM_LIMIT = 20_000
 """Raw intervals one request may read; a page stops early (with a cursor) when it would read more."""
 RAW_CHUNK = 1000
@@ -167,9 +173,15 @@ def series(
     level = choose_level(stream, period, tz)
     first = bucket_start(period, start, tz)
     last_end = bucket_end(period, bucket_start(period, end - 1, tz), tz)
+    if previous is not None:
+        previous = previous.resolved(stream.id)
     page = _series(stream, period, tz, level, first, last_end, fill, limit, previous)
     if level != "raw" and any(r.start % BASE_MS for r in page.rows):
         page = _series(stream, period, tz, "raw", first, last_end, fill, limit, previous)
+    resolved: dict[int, Agg] = {}
+    for row in page.rows:
+        if row.agg is not None:
+            row.agg = resolved.setdefault(id(row.agg), row.agg.resolved(stream.id))
     return page
 
 
@@ -242,9 +254,19 @@ def value_of(fn: str, row: Row) -> Any:
     if fn == "last":
         return agg.last
     if fn == "sum":
-        return agg.total
+        return _sum_out(agg.total)
     if fn == "min":
         return agg.low
     if fn == "max":
         return agg.high
     return None if agg.total is None else agg.total / agg.count
+
+
+def _sum_out(total: int | float | None) -> int | float | None:
+    """A sum as JSON can carry it: null once it lies beyond a double (docs/aggregates.md)."""
+    if isinstance(total, int) and abs(total) > DOUBLE_INT_LIMIT:
+        try:
+            return float(total)
+        except OverflowError:
+            return None
+    return total

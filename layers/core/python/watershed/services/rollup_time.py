@@ -20,7 +20,9 @@ from watershed.errors import ValidationError
 MINUTE_MS = 60_000
 BASE_MS = 15 * MINUTE_MS
 DAY_MINUTES = 1440
-PERIOD = re.compile(r"^(\d{1,4})(m|h)$")
+PERIOD = re.compile(r"^([0-9]{1,4})(m|h)$")
+ZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+){0,2}$")
+"""IANA names are ASCII, at most three parts of at most 14 characters each (tzfile(5))."""
 CALENDAR = {"1d": "d", "1w": "w", "1mo": "mo"}
 
 
@@ -42,7 +44,7 @@ class Period:
         return self.calendar or self.minutes % 15 == 0
 
 
-def parse_period(text: str) -> Period:
+def parse_period(text: str, field: str = "period") -> Period:
     """`15m`, `Nm`, `Nh` (at most a day), `1d`, `1w`, `1mo`; anything else is a 400 on `period`."""
     if text in CALENDAR:
         return Period(text, unit=CALENDAR[text])
@@ -51,13 +53,16 @@ def parse_period(text: str) -> Period:
         minutes = int(match.group(1)) * (60 if match.group(2) == "h" else 1)
         if 1 <= minutes <= DAY_MINUTES:
             return Period(text, minutes=minutes)
-    raise ValidationError("period must be Nm or Nh (up to 24h), 1d, 1w or 1mo, e.g. 15m, 1h, 1d", "period")
+    raise ValidationError("period must be Nm or Nh (up to 24h), 1d, 1w or 1mo, e.g. 15m, 1h, 1d", field)
 
 
 def parse_zone(name: str, field: str = "tz") -> ZoneInfo:
+    """An IANA zone by name; a directory of the zone database (`Europe`) or any odd name is a 400."""
+    if len(name) > 64 or not ZONE_NAME.match(name):
+        raise ValidationError(f"unknown time zone '{name[:64]}'", field)
     try:
         return zone(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValidationError(f"unknown time zone '{name}'", field) from None
 
 

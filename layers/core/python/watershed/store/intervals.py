@@ -42,7 +42,8 @@ def _connection() -> Any:
 
 
 def encode_value(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    """The stored form of a value: compact JSON, non-ASCII kept as UTF-8 (an escape costs 6-12 bytes)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
 
 
 def decode_value(raw: str) -> Any:

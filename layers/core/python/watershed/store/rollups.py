@@ -9,6 +9,8 @@ Dirty markers live in the catalog table (the `changes` function may write only t
 with every mark, so a marker re-dirtied while the job worked survives the job's conditional clear.
 Sharding spreads the markers of busy streams over several partitions.
 
+Buckets the job cannot refresh are parked (`pk = PARKED`) with the reason, so they fail no run.
+
 Tombstones (`pk = GONE#<stream>`, `sk = GUARD`) keep a deleted stream's org/pool/station for the
 `changes` function, whose REMOVE records arrive after the catalog item is gone.
 """
@@ -246,6 +248,38 @@ def clear(markers: Iterable[Marker]) -> int:
         finally:
             usage.marker_write_requests += 1
     return cleared
+
+
+def park(markers: Iterable[Marker], reason: str) -> int:
+    """Set aside dirty buckets the job cannot refresh, with the reason, and clear their markers.
+
+    Parked items (`pk = PARKED`, `sk = <stream>#<bucket start>`) keep one failing bucket from
+    failing every run; marking the bucket dirty again (a new write) retries it. Returns how many.
+    """
+    markers = list(markers)
+    requests = [
+        {"PutRequest": {"Item": {
+            "pk": {"S": "PARKED"}, "sk": {"S": f"{m.stream}#{m.bucket:013d}"}, "kind": {"S": "parked"},
+            "doc": {"S": json.dumps({"stream": m.stream, "bucket": m.bucket, "reason": reason[:1000],
+                                     "parkedAt": int(time.time() * 1000)})},
+        }}}
+        for m in markers
+    ]
+    _batch_write(CatalogItem, requests, markers=True)
+    clear(markers)
+    return len(requests)
+
+
+def parked(limit: int = 100) -> list[dict[str, Any]]:
+    """The parked buckets with their reasons (for operators and tests)."""
+    params: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "PARKED"}},
+        "ConsistentRead": True,
+    }
+    out: list[dict[str, Any]] = []
+    for items in query.pages(CatalogItem, params, limit):
+        out.extend(json.loads(item["doc"]["S"]) for item in items)
+    return out
 
 
 # tombstones of deleted streams
