@@ -33,5 +33,6 @@ bench: $(STAMP) layer
 	$(PY) tests/bench/bench_mqtt.py
 	$(PY) tests/bench/bench_local_doors.py
 	$(PY) tests/bench/bench_auth.py
+	$(PY) tests/bench/bench_websocket.py
 
 include infra.mk

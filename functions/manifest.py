@@ -37,6 +37,8 @@ class Kind(StrEnum):
     REST_AUTHORIZER = "rest_authorizer"
     IOT_AUTHORIZER = "iot_authorizer"
     WORKER = "worker"
+    WEBSOCKET = "websocket"
+    WEBSOCKET_AUTHORIZER = "websocket_authorizer"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,22 @@ class TopicRule:
 
 
 @dataclass(frozen=True)
+class WebSocketApi:
+    """An API Gateway WebSocket API carrying one protocol (a watershed.protocols module).
+
+    `routes` are its route keys: `$connect` (runs the WEBSOCKET_AUTHORIZER function first),
+    `$disconnect`, `$default` and named routes picked by `route_selection`. Locally it is served at
+    `path` of the WebSocket door, and `make run` prints `<label> at ws://...<path>`.
+    """
+
+    protocol: str
+    path: str
+    label: str
+    route_selection: str = "$request.body.action"
+    routes: tuple[str, ...] = ("$connect", "$disconnect", "$default")
+
+
+@dataclass(frozen=True)
 class Function:
     """One Lambda function: its folder under functions/, its size and its triggers."""
 
@@ -85,6 +103,10 @@ class Function:
     iot_publish: tuple[str, ...] = ()
     """MQTT topic patterns (IAM wildcards, e.g. `things/*/config/expected/*`) it may publish to, retained;
     relative to the stage's topic prefix (watershed.topics)."""
+    websocket: WebSocketApi | None = None
+    """The WebSocket API whose routes invoke it (a WEBSOCKET function)."""
+    websocket_push: bool = False
+    """It posts to the connections of every WebSocket API (execute-api:ManageConnections)."""
 
     signs_tokens: bool = False
     """May sign access tokens with the KMS signing key (kms:Sign); no other function may (infra/oauth.py)."""
@@ -168,9 +190,25 @@ FUNCTIONS: tuple[Function, ...] = (
              schedules=(Schedule("rate(1 minute)"),)),
     # aggregation (issue 6): changes reads the intervals stream; rollup recomputes dirty buckets
     Function("changes", kind=Kind.WORKER, memory_mb=512, timeout_s=60, streams=(TableStream("intervals"),),
-             tables={"catalog": RW, "intervals": RO}, buckets={"lake": Access.WRITE}),
+             tables={"catalog": RW, "intervals": RO, "rollups": RO, "connections": RW},
+             buckets={"lake": Access.WRITE}, websocket_push=True),
     Function("rollup", kind=Kind.WORKER, memory_mb=512, timeout_s=120, schedules=(Schedule("rate(1 minute)"),),
              tables={"catalog": RW, "intervals": RO, "rollups": RW}),
+    # the WebSocket door (issue 20): one function per protocol, one authorizer for every $connect
+    Function("ws_authorizer", kind=Kind.WEBSOCKET_AUTHORIZER, memory_mb=256, timeout_s=5, tables={"catalog": RO}),
+    Function(
+        "ws_native",
+        kind=Kind.WEBSOCKET,
+        memory_mb=512,
+        timeout_s=29,
+        tables={"catalog": RW, "intervals": RW, "connections": RW},  # a push marks its buckets dirty
+        websocket=WebSocketApi(
+            protocol="native_ws",
+            path="/ws",
+            label="WebSocket",
+            routes=("$connect", "$disconnect", "$default", "subscribe", "unsubscribe", "ping", "push"),
+        ),
+    ),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}
@@ -179,3 +217,8 @@ BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}
 def http_routes() -> tuple[Route, ...]:
     """Every HTTP route of every function, in manifest order."""
     return tuple(r for f in FUNCTIONS for r in f.routes)
+
+
+def websocket_apis() -> tuple[tuple[Function, WebSocketApi], ...]:
+    """Every WebSocket API with the function its routes invoke, in manifest order."""
+    return tuple((f, f.websocket) for f in FUNCTIONS if f.websocket is not None)

@@ -108,6 +108,31 @@ def suppress(stack: WatershedStack) -> None:
         )
     if stack.rest_api is not None:
         _rest_api(stack)
+    _websocket(stack)
+
+
+def _websocket(stack: WatershedStack) -> None:
+    """WebSocket APIs authorize once, on $connect; ManageConnections is per connection id."""
+    for door in stack.websocket.doors.values():
+        for route_key, route in door.routes.items():
+            if route_key == "$connect":
+                continue
+            acknowledge(
+                route,
+                "APIG4",
+                f"{route_key}: a WebSocket API authorizes only $connect; every later frame of the "
+                "connection carries the authorizer's context, which the handler checks.",
+            )
+        for function in stack.manifest:
+            if function.websocket_push or (function.websocket and function.websocket.protocol == door.protocol):
+                acknowledge(
+                    stack.functions.roles[function.name],
+                    f"IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:"
+                    f"<{_logical_id(door.api)}>/{door.stage.stage_name}/*/@connections/*]",
+                    f"{function.name} posts to any connection of this API's stage (live updates, "
+                    "answers of several frames): the "
+                    "`*` segments are the HTTP verb of the management call and the connection id.",
+                )
 
 
 def _rest_api(stack: WatershedStack) -> None:

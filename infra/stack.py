@@ -29,6 +29,7 @@ from infra.schedules import Schedules
 from infra.settings import Settings
 from infra.storage import Storage
 from infra.streams import Streams
+from infra.websocket_api import WebSocketApis
 from watershed.store.tables import TABLES
 
 
@@ -90,6 +91,9 @@ class WatershedStack(Stack):
             handlers=handlers,
             dead_letters=self.storage.queues["mqtt_dlq"],
         )
+        self.websocket = WebSocketApis(
+            self, "WebSocket", settings=settings, functions=self.manifest, handlers=handlers
+        )
         self.schedules = Schedules(self, "Schedules", functions=self.manifest, handlers=handlers)
         self.streams = Streams(
             self,
@@ -114,6 +118,7 @@ class WatershedStack(Stack):
             stream_failures=self.storage.stream_failures,
             lake_bucket=self.storage.buckets["lake"],
         )
+        self.observability.alarms.update(self.websocket.alarm_to(self.observability.topic))
         self._outputs()
         suppress(self)
 
@@ -124,6 +129,8 @@ class WatershedStack(Stack):
             CfnOutput(self, f"{key.title()}Bucket", value=bucket.bucket_name)
         if self.rest_api is not None:
             CfnOutput(self, "ApiUrl", value=self.rest_api.api.url)
+        for protocol, door in self.websocket.doors.items():
+            CfnOutput(self, f"{protocol.title().replace('_', '')}WebSocketUrl", value=door.stage.url)
         CfnOutput(self, "LakeStream", value=self.lake.stream.delivery_stream_name)
         CfnOutput(self, "GlueDatabase", value=self.lake.database_name)
         CfnOutput(self, "AthenaWorkGroup", value=self.settings.prefix)

@@ -39,6 +39,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--http-port", type=int, default=8080)
     parser.add_argument("--mqtt-port", type=int, default=1883)
+    parser.add_argument("--ws-port", type=int, default=8081, help="the WebSocket door (every WebSocket API)")
+    parser.add_argument(
+        "--ws-idle-timeout",
+        type=float,
+        default=600.0,
+        help="seconds before an idle WebSocket is closed (API Gateway: 600)",
+    )
+    parser.add_argument(
+        "--stream-poll-interval",
+        type=float,
+        default=0.05,
+        help="seconds between reads of the table streams (live updates wait at most this long)",
+    )
     parser.add_argument("--env-file", type=Path, default=ROOT / ".watershed" / "local.env")
     parser.add_argument("--no-scheduler", action="store_true", help="do not fire schedules by themselves")
     parser.add_argument("--no-mqtt", action="store_true", help="do not start the MQTT broker")
@@ -73,14 +86,49 @@ def create_demo_org(runtime: Runtime, name: str) -> tuple[str, str]:
     return str(created.org_id), str(created.key)
 
 
+async def start_websocket_door(
+    runtime: Runtime, args: argparse.Namespace
+) -> tuple[_Server | None, asyncio.Task[None] | None, dict[str, tuple[str, str]]]:
+    """The WebSocket door on its own port; env variable -> (label, ws:// URL) for every WebSocket API.
+
+    Each API's management endpoint is put in the environment the handlers read, as infra/ does.
+    """
+    from local.websocket import WebSocketDoor
+
+    door = WebSocketDoor(runtime, idle_timeout_s=args.ws_idle_timeout)
+    if not door.apis:
+        return None, None, {}
+    config = uvicorn.Config(
+        door, host=args.host, port=args.ws_port, log_level="warning", lifespan="off", access_log=False,
+        ws_max_size=16 * 1024 * 1024, ws_ping_interval=None,
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task
+            raise RuntimeError("the WebSocket server stopped during start-up")
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    from watershed.api.websocket import endpoint_env
+
+    urls = {}
+    for api in door.apis:
+        os.environ[endpoint_env(api.protocol)] = door.endpoint(f"http://{args.host}:{port}", api.protocol)
+        urls[f"WATERSHED_{api.protocol.upper()}_URL"] = (api.label, f"ws://{args.host}:{port}{api.path}")
+    return server, task, urls
+
+
 async def serve(args: argparse.Namespace) -> None:
-    runtime = Runtime(scheduler=not args.no_scheduler)
+    runtime = Runtime(scheduler=not args.no_scheduler, poll_interval_s=args.stream_poll_interval)
     runtime.start()
     broker: Any = None
     stop_broker: Any = None
     server: _Server | None = None
     server_task: asyncio.Task[None] | None = None
     wrote_env_file = False
+    websocket_server: _Server | None = None
+    websocket_task: asyncio.Task[None] | None = None
     try:
         from local.http import Gateway
 
@@ -105,6 +153,8 @@ async def serve(args: argparse.Namespace) -> None:
         os.environ["S3_PUBLIC_ENDPOINT"] = f"{url}/_local/s3"
         os.environ["OAUTH_ISSUER"] = url
 
+        websocket_server, websocket_task, websocket_urls = await start_websocket_door(runtime, args)
+
         mqtt_port: int | None = None
         if not args.no_mqtt:
             try:
@@ -121,11 +171,14 @@ async def serve(args: argparse.Namespace) -> None:
         if mqtt_port is not None:
             values["WATERSHED_MQTT_HOST"] = args.host
             values["WATERSHED_MQTT_PORT"] = str(mqtt_port)
+        values.update({variable: ws_url for variable, (_label, ws_url) in websocket_urls.items()})
         write_env_file(args.env_file, values)
         wrote_env_file = True
         print(f"Watershed is running at {url}", flush=True)
         if mqtt_port is not None:
             print(f"MQTT broker at mqtt://{args.host}:{mqtt_port}", flush=True)
+        for label, ws_url in websocket_urls.values():
+            print(f"{label} at {ws_url}", flush=True)
         print(f"Demo organisation: {org or '(none)'}", flush=True)
         print(f"Demo admin key:    {key or '(none)'}", flush=True)
         print(f"Settings written to {args.env_file}; Ctrl-C stops.", flush=True)
@@ -138,6 +191,10 @@ async def serve(args: argparse.Namespace) -> None:
         await asyncio.wait({waiter, server_task}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
     finally:
+        if websocket_server is not None and websocket_task is not None:
+            websocket_server.should_exit = True
+            with contextlib.suppress(Exception):
+                await websocket_task
         if broker is not None and stop_broker is not None:
             await stop_broker(broker)
         if server is not None and server_task is not None:

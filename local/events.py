@@ -402,3 +402,147 @@ def iot_authorizer_event(
         "protocolData": protocol_data,
         "connectionMetadata": {"id": connection_id or str(uuid.uuid4())},
     }
+
+
+def websocket_route_arn(route_key: str, api_id: str = API_ID) -> str:
+    """The ARN API Gateway gives a WebSocket REQUEST authorizer: `.../api-id/stage/$connect`."""
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/{STAGE}/{route_key}"
+
+
+def _websocket_context(
+    *,
+    route_key: str,
+    event_type: str,
+    connection_id: str,
+    connected_at_ms: int,
+    domain: str,
+    api_id: str,
+    source_ip: str,
+    user_agent: str | None,
+    authorizer: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    request_id = str(uuid.uuid4())
+    context: dict[str, Any] = {
+        "routeKey": route_key,
+        "eventType": event_type,
+        "extendedRequestId": request_id,
+        "requestTime": _request_time(now),
+        "messageDirection": "IN",
+        "stage": STAGE,
+        "connectedAt": connected_at_ms,
+        "requestTimeEpoch": int(now.timestamp() * 1000),
+        "identity": {"sourceIp": source_ip, "userAgent": user_agent},
+        "requestId": request_id,
+        "domainName": domain,
+        "connectionId": connection_id,
+        "apiId": api_id,
+    }
+    if authorizer is not None:
+        context["authorizer"] = dict(authorizer)
+    return context
+
+
+def websocket_authorizer_event(
+    *,
+    connection_id: str,
+    connected_at_ms: int,
+    headers: HeaderPairs = (),
+    query: HeaderPairs = (),
+    domain: str = "127.0.0.1",
+    api_id: str = API_ID,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """The input of a WebSocket API's REQUEST authorizer on `$connect`."""
+    single_headers, multi_headers = _header_maps(headers)
+    single_query, multi_query = _single_and_multi(query)
+    return {
+        "type": "REQUEST",
+        "methodArn": websocket_route_arn("$connect", api_id),
+        "headers": single_headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": single_query or {},
+        "multiValueQueryStringParameters": multi_query or {},
+        "stageVariables": {},
+        "requestContext": _websocket_context(
+            route_key="$connect", event_type="CONNECT", connection_id=connection_id,
+            connected_at_ms=connected_at_ms, domain=domain, api_id=api_id, source_ip=source_ip,
+            user_agent=single_headers.get("User-Agent"), authorizer=None,
+        ),
+    }
+
+
+def websocket_connect_event(
+    *,
+    connection_id: str,
+    connected_at_ms: int,
+    authorizer: Mapping[str, Any] | None,
+    headers: HeaderPairs = (),
+    query: HeaderPairs = (),
+    domain: str = "127.0.0.1",
+    api_id: str = API_ID,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """What the `$connect` route's Lambda proxy integration receives."""
+    single_headers, multi_headers = _header_maps(headers)
+    single_query, multi_query = _single_and_multi(query)
+    event: dict[str, Any] = {
+        "headers": single_headers,
+        "multiValueHeaders": multi_headers,
+        "requestContext": _websocket_context(
+            route_key="$connect", event_type="CONNECT", connection_id=connection_id,
+            connected_at_ms=connected_at_ms, domain=domain, api_id=api_id, source_ip=source_ip,
+            user_agent=single_headers.get("User-Agent"), authorizer=authorizer,
+        ),
+        "isBase64Encoded": False,
+    }
+    if single_query:
+        event["queryStringParameters"] = single_query
+        event["multiValueQueryStringParameters"] = multi_query
+    return event
+
+
+def websocket_message_event(
+    *,
+    route_key: str,
+    connection_id: str,
+    connected_at_ms: int,
+    body: str | bytes,
+    authorizer: Mapping[str, Any] | None,
+    domain: str = "127.0.0.1",
+    api_id: str = API_ID,
+    source_ip: str = "127.0.0.1",
+    user_agent: str | None = None,
+) -> dict[str, Any]:
+    """A frame routed to `route_key`; a binary frame arrives base64-encoded."""
+    context = _websocket_context(
+        route_key=route_key, event_type="MESSAGE", connection_id=connection_id, connected_at_ms=connected_at_ms,
+        domain=domain, api_id=api_id, source_ip=source_ip, user_agent=user_agent, authorizer=authorizer,
+    )
+    context["messageId"] = base64.b64encode(uuid.uuid4().bytes[:12]).decode("ascii")
+    if isinstance(body, bytes):
+        return {"requestContext": context, "body": base64.b64encode(body).decode("ascii"), "isBase64Encoded": True}
+    return {"requestContext": context, "body": body, "isBase64Encoded": False}
+
+
+def websocket_disconnect_event(
+    *,
+    connection_id: str,
+    connected_at_ms: int,
+    status_code: int,
+    reason: str,
+    authorizer: Mapping[str, Any] | None,
+    domain: str = "127.0.0.1",
+    api_id: str = API_ID,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """What `$disconnect` receives once a connection is gone, whoever closed it."""
+    context = _websocket_context(
+        route_key="$disconnect", event_type="DISCONNECT", connection_id=connection_id,
+        connected_at_ms=connected_at_ms, domain=domain, api_id=api_id, source_ip=source_ip, user_agent=None,
+        authorizer=authorizer,
+    )
+    context["disconnectStatusCode"] = status_code
+    context["disconnectReason"] = reason
+    return {"headers": {"Host": domain}, "multiValueHeaders": {"Host": [domain]}, "requestContext": context,
+            "isBase64Encoded": False}

@@ -100,6 +100,7 @@ def prepare_environment() -> None:
     os.environ.setdefault(config.table_env("catalog"), config.CATALOG_TABLE)
     os.environ.setdefault(config.table_env("intervals"), config.INTERVALS_TABLE)
     os.environ.setdefault(config.table_env("rollups"), config.ROLLUPS_TABLE)
+    os.environ.setdefault(config.table_env("connections"), config.CONNECTIONS_TABLE)
     os.environ.setdefault(config.bucket_env("lake"), config.LAKE_BUCKET)
     os.environ.setdefault(config.bucket_env("objects"), config.OBJECTS_BUCKET)
 

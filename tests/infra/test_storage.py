@@ -10,7 +10,8 @@ from watershed.store.tables import TABLES
 
 
 def _key_schema(schema: Sequence[Any]) -> list[tuple[str, str]]:
-    return [(k["AttributeName"], k["KeyType"]) for k in schema]
+    """HASH then RANGE (PynamoDB lists an index's keys in attribute-name order)."""
+    return sorted(((k["AttributeName"], k["KeyType"]) for k in schema), key=lambda key: key[1])
 
 
 def test_tables_equal_the_models(real: Synth) -> None:

@@ -42,6 +42,10 @@ class Platform:
     mqtt_host: str | None
     mqtt_port: int | None
     process: subprocess.Popen[bytes] = field(repr=False)
+    ws_url: str | None = None
+    """The native WebSocket protocol's URL (`WebSocket at ws://...`)."""
+    log_file: Path | None = None
+    """What the process printed."""
 
     def drain(self) -> int:
         """Deliver every pending stream record to its functions now; how many were delivered."""
@@ -115,6 +119,8 @@ def start_platform(*extra_args: str) -> Iterator[Platform]:
             "0",
             "--mqtt-port",
             "0",
+            "--ws-port",
+            "0",
             "--no-scheduler",
             "--env-file",
             str(env_file),
@@ -146,6 +152,8 @@ def start_platform(*extra_args: str) -> Iterator[Platform]:
                     mqtt_host=values.get("WATERSHED_MQTT_HOST"),
                     mqtt_port=int(mqtt_port) if mqtt_port else None,
                     process=process,
+                    ws_url=values.get("WATERSHED_NATIVE_WS_URL"),
+                    log_file=log_file,
                 )
             finally:
                 process.terminate()

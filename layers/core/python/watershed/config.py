@@ -45,6 +45,7 @@ STREAM_FAILURES_ENV = "STREAM_FAILURES_BUCKET"
 CATALOG_TABLE = os.environ.get(table_env("catalog"), "watershed-catalog")
 INTERVALS_TABLE = os.environ.get(table_env("intervals"), "watershed-intervals")
 ROLLUPS_TABLE = os.environ.get(table_env("rollups"), "watershed-rollups")
+CONNECTIONS_TABLE = os.environ.get(table_env("connections"), "watershed-connections")
 LAKE_BUCKET = os.environ.get(bucket_env("lake"), "watershed-lake")
 OBJECTS_BUCKET = os.environ.get(bucket_env("objects"), "watershed-objects")
 REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"

@@ -1,8 +1,9 @@
 """What the intervals table accepted, read from its DynamoDB Stream, turned into Changes and acted on.
 
 Every door writes the intervals table; this one place (a) marks the touched 15-minute buckets
-dirty for the rollup job, (b) hands the changes to the lake and (c) -- a later issue -- will fan
-them out to live subscribers. A REMOVE made by TTL is retention: it neither dirties rollups nor
+dirty for the rollup job, (b) hands the changes to the lake and (c) -- after both, in the
+`changes` function -- they are fanned out to live subscribers (watershed.services.live, posted by
+watershed.api.websocket). A REMOVE made by TTL is retention: it neither dirties rollups nor
 reaches the lake as a delete.
 """
 
@@ -100,7 +101,6 @@ def apply(changes: Sequence[Change]) -> int:
     """Act on a batch's changes, in stream order; returns how many buckets were marked dirty."""
     marked = store.mark_dirty(dirty_buckets(changes)) if changes else 0
     _deliver_to_lake(changes)
-    # (c) live fan-out to WebSocket/MQTT subscribers plugs in here, after the lake (a later issue).
     return marked
 
 

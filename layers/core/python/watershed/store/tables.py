@@ -73,8 +73,37 @@ class RollupItem(Model):
     agg = MapAttribute[str, object](null=True)
 
 
+class ByStreamIndex(GlobalSecondaryIndex["ConnectionItem"]):
+    """Subscribers of a stream: the `changes` function's one Query per touched stream."""
+
+    class Meta:
+        index_name = "by_stream"
+        projection = AllProjection()
+
+    stream = UnicodeAttribute(hash_key=True)
+    pk = UnicodeAttribute(range_key=True)
+
+
+class ConnectionItem(Model):
+    """A live WebSocket connection (`sk` = `conn`) and its subscriptions, one item per subscribed stream
+    (`sk` = `sub#<subscription>#<stream>`, `stream` set). TTL drops what a lost `$disconnect` left behind."""
+
+    class Meta:
+        table_name = config.CONNECTIONS_TABLE
+        region = config.REGION
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    stream = UnicodeAttribute(null=True)
+    doc = JSONAttribute(null=True)
+    expires = TTLAttribute(null=True)
+    by_stream = ByStreamIndex()
+
+
 TABLES: dict[str, type[Model]] = {
     "catalog": CatalogItem,
     "intervals": IntervalItem,
     "rollups": RollupItem,
+    "connections": ConnectionItem,
 }
