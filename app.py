@@ -11,21 +11,27 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1,20")
 
 import aws_cdk as cdk
 
+from infra.account import AccountStack
 from infra.nag import apply_checks
 from infra.settings import Settings
 from infra.stack import WatershedStack
 
 
 def build(app: cdk.App) -> WatershedStack:
-    """The stack for the stage in context, with cdk-nag's AwsSolutions checks applied."""
+    """The stack for the stage in context and the account's bootstrap stack it depends on, with
+    cdk-nag's AwsSolutions checks applied."""
     settings = Settings.from_context(app.node)
+    env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
+    account = AccountStack(app, env=env, description="Watershed: once per account and region (API Gateway logging)")
+    cdk.Tags.of(account).add("project", "watershed")
     stack = WatershedStack(
         app,
         f"Watershed-{settings.stage}",
         settings=settings,
-        env=cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
+        env=env,
         description=f"Watershed IoT time-series platform ({settings.stage})",
     )
+    stack.add_stack_dependency(account, "API Gateway access logging needs the account's CloudWatch role")
     cdk.Tags.of(stack).add("project", "watershed")
     cdk.Tags.of(stack).add("stage", settings.stage)
     apply_checks(app)

@@ -3,6 +3,9 @@
 
 LAYER_STAMP := layers/core/build/.sources-stamp
 CDK := npx --no-install cdk
+STAGE_STACKS := 'Watershed-*'
+# The app holds the stage's stack and the account's bootstrap stack (WatershedAccount, infra/account.py).
+# deploy names the stage stack and brings its dependency along; destroy never touches the bootstrap.
 
 .PHONY: layer synth deploy diff destroy lint-cfn bench-infra
 
@@ -17,13 +20,13 @@ node_modules/.bin/cdk: package.json package-lock.json
 	touch $@
 
 deploy: layer node_modules/.bin/cdk
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1,20 $(CDK) deploy --require-approval broadening $(CDK_ARGS)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1,20 $(CDK) deploy --require-approval broadening $(CDK_ARGS) $(STAGE_STACKS)
 
 diff: layer node_modules/.bin/cdk
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1,20 $(CDK) diff $(CDK_ARGS)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1,20 $(CDK) diff $(CDK_ARGS) --all
 
 destroy: node_modules/.bin/cdk
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1,20 $(CDK) destroy $(CDK_ARGS)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1,20 $(CDK) destroy $(CDK_ARGS) $(STAGE_STACKS)
 
 # W3005: CDK adds an explicit DependsOn beside a GetAtt (role before function); harmless.
 # W7001: an unused CIDR mapping the CDK Firehose construct emits itself.

@@ -8,6 +8,7 @@ routes are not repeated here: each function's routes come from the layer's route
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +19,7 @@ if str(_LAYER) not in sys.path:
     sys.path.insert(0, str(_LAYER))
 
 from watershed.api.routes import Route, routes_for  # noqa: E402
+from watershed.topics import Scheme  # noqa: E402
 
 
 class Access(StrEnum):
@@ -55,10 +57,14 @@ class TableStream:
 
 @dataclass(frozen=True)
 class TopicRule:
-    """An AWS IoT topic rule: IoT SQL selecting messages for the function."""
+    """An AWS IoT topic rule: IoT SQL selecting messages for the function, or how to write it for
+    a stage's topic scheme (watershed.topics: the same rule under a stage prefix)."""
 
     name: str
-    sql: str
+    sql: str | Callable[[Scheme], str]
+
+    def sql_for(self, scheme: Scheme) -> str:
+        return self.sql(scheme) if callable(self.sql) else self.sql
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,8 @@ class Function:
     queues: dict[str, Access] = field(default_factory=dict)
     """SQS queues by key (e.g. `mqtt_dlq`): WRITE sends, READ receives and deletes."""
     iot_publish: tuple[str, ...] = ()
-    """MQTT topic patterns (IAM wildcards, e.g. `things/*/config/expected/*`) it may publish to, retained."""
+    """MQTT topic patterns (IAM wildcards, e.g. `things/*/config/expected/*`) it may publish to, retained;
+    relative to the stage's topic prefix (watershed.topics)."""
 
     @property
     def handler(self) -> str:
@@ -93,6 +100,9 @@ class Function:
 
 
 RW, RO = Access.READ_WRITE, Access.READ
+API_TIMEOUT_S = 25
+"""HTTP functions end a few seconds before API Gateway's 29-second integration timeout (a 504 while
+the function still runs and writes); an IoT authorizer must answer within IoT's 5 seconds."""
 
 FUNCTIONS: tuple[Function, ...] = (
     Function(
@@ -103,13 +113,16 @@ FUNCTIONS: tuple[Function, ...] = (
         tables={"catalog": RO},
     ),
     Function(
-        "catalog", tables={"catalog": RW, "intervals": RW, "rollups": RW}, buckets={"objects": RW}, timeout_s=29
+        "catalog",
+        tables={"catalog": RW, "intervals": RW, "rollups": RW},
+        buckets={"objects": RW},
+        timeout_s=API_TIMEOUT_S,
     ),
     # writers of intervals mark the touched buckets dirty in the catalog, in the same calls (read-your-writes)
-    Function("ingest", memory_mb=512, timeout_s=29, tables={"catalog": RW, "intervals": RW}),
-    Function("query", memory_mb=512, timeout_s=29, tables={"catalog": RO, "intervals": RO, "rollups": RO}),
+    Function("ingest", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW}),
+    Function("query", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RO, "rollups": RO}),
     # MQTT (issue 5): a rule that may see binary selects encode(*, 'base64') (DESIGN §4)
-    Function("mqtt_authorizer", kind=Kind.IOT_AUTHORIZER, memory_mb=256, timeout_s=5, tables={"catalog": RO}),
+    Function("mqtt_authorizer", kind=Kind.IOT_AUTHORIZER, memory_mb=256, timeout_s=4, tables={"catalog": RO}),
     Function(
         "mqtt_ingest",
         kind=Kind.WORKER,
@@ -119,12 +132,7 @@ FUNCTIONS: tuple[Function, ...] = (
         queues={"mqtt_dlq": Access.WRITE},
         buckets={"objects": Access.WRITE},  # dead letters too big for SQS (services.mqtt.dead_letters)
         topic_rules=(
-            TopicRule(
-                "watershed_mqtt_data",
-                "SELECT encode(*, 'base64') AS payload, topic() AS topic, topic(2) AS station, "
-                "topic(4) AS bucket, clientid() AS clientId, timestamp() AS receivedAt "
-                "FROM 'things/+/data/+'",
-            ),
+            TopicRule("watershed_mqtt_data", Scheme.data_rule),
         ),
     ),
     Function(
@@ -134,12 +142,7 @@ FUNCTIONS: tuple[Function, ...] = (
         queues={"mqtt_dlq": Access.WRITE},
         buckets={"objects": Access.WRITE},
         topic_rules=(
-            TopicRule(
-                "watershed_mqtt_config_reported",
-                "SELECT encode(*, 'base64') AS payload, topic() AS topic, topic(2) AS station, "
-                "topic(5) AS configGroup, clientid() AS clientId, timestamp() AS receivedAt "
-                "FROM 'things/+/config/reported/+'",
-            ),
+            TopicRule("watershed_mqtt_config_reported", Scheme.reported_rule),
         ),
     ),
     Function(
@@ -147,13 +150,13 @@ FUNCTIONS: tuple[Function, ...] = (
         kind=Kind.WORKER,
         tables={"catalog": RW},
         queues={"mqtt_dlq": Access.WRITE},
-        topic_rules=(TopicRule("watershed_presence", "SELECT * FROM '$aws/events/presence/+/+'"),),
+        topic_rules=(TopicRule("watershed_presence", Scheme.presence_rule),),
     ),
-    Function("configs", tables={"catalog": RW}, iot_publish=("things/*/config/expected/*",)),
+    Function("configs", tables={"catalog": RW}, iot_publish=(Scheme().expected_for_every_station(),)),
     # object streams and exports (issue 7)
-    Function("objects", memory_mb=1024, timeout_s=29, tables={"catalog": RW, "intervals": RW},
+    Function("objects", memory_mb=1024, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW},
              buckets={"objects": RW}),
-    Function("exports", memory_mb=1024, timeout_s=29, tables={"catalog": RO, "intervals": RO, "rollups": RO},
+    Function("exports", memory_mb=1024, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RO, "rollups": RO},
              buckets={"objects": RW}),
     Function("exports_worker", kind=Kind.WORKER, memory_mb=1024, timeout_s=900,
              tables={"catalog": RO, "intervals": RO, "rollups": RO}, buckets={"objects": RW},

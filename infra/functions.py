@@ -20,15 +20,28 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from functions.manifest import Access, Function
+from functions.manifest import Access, Function, Kind
 from infra.layer import ARCHITECTURE, RUNTIME
 from infra.settings import Settings
-from infra.storage import Storage, bucket_env, queue_env, table_env
+from infra.storage import Storage
+from watershed.config import (
+    IOT_DATA_ENDPOINT_ENV,
+    MQTT_TOPIC_PREFIX_ENV,
+    SIGNING_SECRET_ENV,
+    STAGE_ENV,
+    bucket_env,
+    queue_env,
+    table_env,
+)
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
 IOT_PUBLISH_ACTIONS = ["iot:Publish", "iot:RetainPublish"]
 """A retained publish needs both: RetainPublish alone does not allow the publish."""
-IOT_DATA_ENDPOINT_ENV = "IOT_DATA_ENDPOINT"
+API_INTEGRATION_TIMEOUT_S = 29
+API_TIMEOUT_MARGIN_S = 3
+"""An HTTP function must end this much before API Gateway's integration timeout gives up on it."""
+IOT_AUTHORIZER_TIMEOUT_LIMIT_S = 5
+"""AWS IoT waits at most 5 seconds for a custom authorizer's Lambda function."""
 
 
 def construct_id(name: str) -> str:
@@ -90,6 +103,7 @@ class Functions(Construct):
         )
         if unknown:
             raise ValueError(f"function {function.name!r} names unknown tables/buckets/queues {sorted(unknown)}")
+        _check_timeout(function)
         name = construct_id(function.name)
         settings = self.settings
         log_group = logs.LogGroup(
@@ -114,12 +128,14 @@ class Functions(Construct):
             "POWERTOOLS_LOG_LEVEL": settings.log_level,
             "LOG_LEVEL": settings.log_level,
             "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
-            "WATERSHED_STAGE": settings.stage,
-            "SIGNING_SECRET_ARN": self.signing_secret.secret_arn,
+            STAGE_ENV: settings.stage,
+            SIGNING_SECRET_ENV: self.signing_secret.secret_arn,
         }
         environment.update({table_env(key): storage.tables[key].table_name for key in function.tables})
         environment.update({bucket_env(key): storage.buckets[key].bucket_name for key in function.buckets})
         environment.update({queue_env(key): storage.queues[key].queue_url for key in function.queues})
+        if settings.mqtt_topic_prefix:
+            environment[MQTT_TOPIC_PREFIX_ENV] = settings.mqtt_topic_prefix
         if function.iot_publish and settings.iot_data_endpoint:
             environment[IOT_DATA_ENDPOINT_ENV] = settings.iot_data_endpoint
         handler = lambda_.Function(
@@ -137,6 +153,7 @@ class Functions(Construct):
             role=role,
             environment=environment,
             description=f"watershed {function.name} ({function.kind})",
+            reserved_concurrent_executions=_reserved_concurrency(function, settings),
         )
         self.signing_secret.grant_read(role)
         for key, access in function.tables.items():
@@ -149,10 +166,32 @@ class Functions(Construct):
             role.add_to_policy(
                 iam.PolicyStatement(
                     actions=IOT_PUBLISH_ACTIONS,
-                    resources=[iot_topic_arn(self, pattern) for pattern in function.iot_publish],
+                    resources=[iot_topic_arn(self, settings.topics.topic(p)) for p in function.iot_publish],
                 )
             )
         return handler
+
+
+def _reserved_concurrency(function: Function, settings: Settings) -> int | None:
+    """The IoT authorizer's cap: signing is disabled, so any client's CONNECT invokes it."""
+    if function.kind is Kind.IOT_AUTHORIZER and settings.mqtt_authorizer_concurrency > 0:
+        return settings.mqtt_authorizer_concurrency
+    return None
+
+
+def _check_timeout(function: Function) -> None:
+    """HTTP functions end before API Gateway answers 504; an IoT authorizer before IoT stops waiting."""
+    longest = API_INTEGRATION_TIMEOUT_S - API_TIMEOUT_MARGIN_S
+    if function.kind is Kind.HTTP and function.timeout_s > longest:
+        raise ValueError(
+            f"HTTP function {function.name!r} has timeout_s={function.timeout_s}: at most {longest} "
+            f"(API Gateway gives up at {API_INTEGRATION_TIMEOUT_S} s)"
+        )
+    if function.kind is Kind.IOT_AUTHORIZER and function.timeout_s >= IOT_AUTHORIZER_TIMEOUT_LIMIT_S:
+        raise ValueError(
+            f"IoT authorizer {function.name!r} has timeout_s={function.timeout_s}: it must be under "
+            f"{IOT_AUTHORIZER_TIMEOUT_LIMIT_S} (IoT's limit for custom authorizers)"
+        )
 
 
 def _grant_queue(queue: sqs.IQueue, access: Access, role: iam.IRole) -> None:

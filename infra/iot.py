@@ -128,7 +128,7 @@ class Iot(Construct):
                     f"Rule{construct_id(rule.name)}",
                     rule_name=rule_name(settings, rule.name),
                     topic_rule_payload=iot.CfnTopicRule.TopicRulePayloadProperty(
-                        sql=rule.sql,
+                        sql=rule.sql_for(settings.topics),
                         aws_iot_sql_version=IOT_SQL_VERSION,
                         rule_disabled=False,
                         description=f"{rule.name} → {function.name}",

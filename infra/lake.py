@@ -14,20 +14,25 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import Duration, Size, Stack
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from functions.manifest import Access, Function
 from infra.settings import Settings
+from watershed.config import LAKE_STREAM_ENV
 
-STREAM_ENV = "LAKE_STREAM"
 DATA_PREFIX = "org=!{partitionKeyFromQuery:org}/date=!{partitionKeyFromQuery:date}/"
-ERROR_PREFIX = "errors/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
+ERROR_ROOT = "errors/"
+ERROR_PREFIX = ERROR_ROOT + "!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
+"""Rows Firehose could not partition, Athena never reads: a `ts` that is not a number, and every
+row beyond the active-partition quota (`errors/activePartitionExceeded/...`, 500 partitions per
+stream unless raised, docs/deploy.md); observability alarms on any object here."""
 ATHENA_RESULTS_PREFIX = "athena-results/"
 
 PARTITION_QUERIES = {
@@ -72,6 +77,15 @@ class Lake(Construct):
         handlers: dict[str, lambda_.Function],
     ) -> None:
         super().__init__(scope, construct_id)
+        # Firehose's delivery errors: without one of ours, CDK makes a log group kept forever.
+        self.error_logs = logs.LogGroup(
+            self,
+            "DeliveryErrors",
+            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+        )
+        error_log_resource = self.error_logs.node.default_child
+        assert isinstance(error_log_resource, logs.CfnLogGroup)
+        error_log_resource.retention_in_days = settings.log_retention_days
         self.stream = firehose.DeliveryStream(
             self,
             "Stream",
@@ -88,6 +102,7 @@ class Lake(Construct):
                 data_output_prefix=DATA_PREFIX,
                 error_output_prefix=ERROR_PREFIX,
                 compression=firehose.Compression.GZIP,
+                logging_config=firehose.EnableLogging(self.error_logs),
                 buffering_interval=Duration.seconds(settings.lake_buffer_seconds),
                 # Dynamic partitioning requires a buffer of at least 64 MiB.
                 buffering_size=Size.mebibytes(64),
@@ -97,7 +112,7 @@ class Lake(Construct):
             access = function.buckets.get("lake")
             if access is None:
                 continue
-            handlers[function.name].add_environment(STREAM_ENV, self.stream.delivery_stream_name)
+            handlers[function.name].add_environment(LAKE_STREAM_ENV, self.stream.delivery_stream_name)
             if access in (Access.WRITE, Access.READ_WRITE):
                 self.stream.grant_put_records(handlers[function.name])
         self._catalog(settings, bucket)

@@ -54,6 +54,12 @@ def suppress(stack: WatershedStack) -> None:
             "Grants on a table include its own indexes (GSI queries); the wildcard covers only "
             "that table's index names.",
         )
+    acknowledge(
+        stack,
+        f"IAM5[Resource::<{_logical_id(stack.storage.stream_failures)}.Arn>/*]",
+        "The stream consumer writes its on-failure records into one bucket (CDK's "
+        "S3OnFailureDestination grant); Lambda names the keys (aws/lambda/<mapping>/<shard>/<date>/...).",
+    )
     for bucket in stack.storage.buckets.values():
         acknowledge(
             stack,
@@ -65,7 +71,8 @@ def suppress(stack: WatershedStack) -> None:
             acknowledge(
                 stack,
                 f"IAM5[Action::{action}]",
-                "CDK's bucket grant methods (read/write per the manifest's Access), scoped to one bucket's ARN.",
+                "CDK's bucket grant methods (read/write per the manifest's Access, and the stream "
+                "on-failure destination's), scoped to one bucket's ARN.",
             )
     for role in stack.functions.roles.values():
         acknowledge(
@@ -76,7 +83,8 @@ def suppress(stack: WatershedStack) -> None:
             "`*` resources carry only these actions.",
         )
     for function in stack.manifest:
-        for pattern in function.iot_publish:
+        for relative in function.iot_publish:
+            pattern = stack.settings.topics.topic(relative)
             if "*" not in pattern:
                 continue
             acknowledge(
@@ -91,12 +99,12 @@ def suppress(stack: WatershedStack) -> None:
         "The cursor-signing key is rotated by hand (docs/deploy.md): rotating it invalidates "
         "every outstanding paging cursor, which a schedule must not do silently.",
     )
-    for queue in (*stack.streams.dead_letters.values(), *stack.storage.queues.values()):
+    for queue in stack.storage.queues.values():
         acknowledge(
             queue,
             "SQS3",
-            "This queue is itself a dead-letter queue (IoT rule error action / stream on-failure "
-            "destination); messages are inspected and re-driven from it.",
+            "This queue is itself a dead-letter queue (IoT rule error actions, failed asynchronous "
+            "invocations); messages are inspected and re-driven from it.",
         )
     if stack.rest_api is not None:
         _rest_api(stack)
@@ -116,11 +124,6 @@ def _rest_api(stack: WatershedStack) -> None:
         "APIG3",
         "No WAF by default (cost per web ACL and rule); stage throttling limits abuse. Attach a "
         "web ACL per deployment if needed (docs/deploy.md).",
-    )
-    acknowledge(
-        api,
-        "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-        "API Gateway's account-level CloudWatch role uses the AWS-managed policy made for it.",
     )
     acknowledge(
         api,

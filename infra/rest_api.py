@@ -99,8 +99,8 @@ class RestApi(Construct):
             description="Watershed native API and seed facades",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             binary_media_types=list(BINARY_MEDIA_TYPES),
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            # The account-wide logging role lives in the bootstrap stack (infra/account.py).
+            cloud_watch_role=False,
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=list(settings.cors_origins),
                 allow_methods=apigw.Cors.ALL_METHODS,

@@ -7,6 +7,8 @@ from typing import Any
 
 from constructs import Node
 
+from watershed.topics import Scheme
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -26,6 +28,17 @@ class Settings:
     lake_buffer_seconds: int = 60
     athena_scan_limit_gb: int = 10
     alarm_email: str = ""
+    """Subscribed to the alarm topic; required for prod stages (their alarms must reach someone)."""
+    mqtt_authorizer_concurrency: int = 20
+    """Reserved concurrency of the IoT custom authorizer: a CONNECT flood (signing is disabled, so
+    any client can invoke it) is throttled at this many at once instead of starving every other
+    function of the account's concurrency. 0: none reserved."""
+    mqtt_topic_prefix: str = ""
+    """Empty: this account and region host this stage only (the default, docs/deploy.md). Set when
+    an account hosts several stages: every topic and client id of the stage carries it."""
+    lake_active_partitions: int = 500
+    """Firehose's active-partition quota for the lake stream (500 unless raised, docs/deploy.md);
+    the lake alarms when the partition count nears it."""
     iot_data_endpoint: str = ""
     """`https://<id>-ats.iot.<region>.amazonaws.com` (`aws iot describe-endpoint --endpoint-type
     iot:Data-ATS`) for functions that publish; empty: boto3's regional ATS data endpoint."""
@@ -34,6 +47,11 @@ class Settings:
     def is_prod(self) -> bool:
         """Prod stages keep their data: deletion protection and RETAIN."""
         return self.stage in self.prod_stages
+
+    @property
+    def topics(self) -> Scheme:
+        """The stage's MQTT topic scheme (watershed.topics)."""
+        return Scheme(self.mqtt_topic_prefix)
 
     @property
     def prefix(self) -> str:

@@ -95,9 +95,9 @@ class WatershedStack(Stack):
             handlers=handlers,
             tables=self.storage.tables,
             stream_view_types={k: s.stream_view_type for k, s in self.storage.specs.items()},
+            failures=self.storage.stream_failures,
         )
-        queues: dict[str, sqs.IQueue] = {f"{name}_stream": q for name, q in self.streams.dead_letters.items()}
-        queues.update(self.storage.queues)
+        queues: dict[str, sqs.IQueue] = dict(self.storage.queues)
         self.observability = Observability(
             self,
             "Observability",
@@ -107,6 +107,9 @@ class WatershedStack(Stack):
             tables=self.storage.tables,
             queues=queues,
             lake_stream=self.lake.stream,
+            functions=self.manifest,
+            stream_failures=self.storage.stream_failures,
+            lake_bucket=self.storage.buckets["lake"],
         )
         self._outputs()
         suppress(self)
@@ -126,3 +129,4 @@ class WatershedStack(Stack):
         if self.iot.domain is not None:
             CfnOutput(self, "MqttDomainConfiguration", value=f"{self.settings.prefix}-mqtt")
         CfnOutput(self, "MqttDeadLetterQueue", value=self.storage.queues["mqtt_dlq"].queue_url)
+        CfnOutput(self, "StreamFailuresBucket", value=self.storage.stream_failures.bucket_name)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnResource, CustomResource, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -18,33 +19,17 @@ from pynamodb.indexes import LocalSecondaryIndex
 from pynamodb.models import Model
 
 from infra.settings import Settings
+from watershed.config import BUCKETS, QUEUES
 from watershed.services.exports import PREFIX as EXPORTS_PREFIX
 
-BUCKETS = ("lake", "objects")
-"""The buckets functions may be granted (manifest `buckets` keys)."""
+# `mqtt_dlq` (watershed.config.QUEUES) receives what the MQTT path could not store: topic rule
+# error actions, failed asynchronous invocations, items a handler refused with a reason.
 
-QUEUES = ("mqtt_dlq",)
-"""The SQS queues functions may be granted (manifest `queues` keys): `mqtt_dlq` receives what the
-MQTT path could not store (topic rule error actions, failed asynchronous invocations, items a
-handler refused with a reason)."""
+AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
+"""CDK's stack-wide function behind `auto_delete_objects` (dev stages)."""
 
 EXPORTS_EXPIRE_DAYS = 7
 """Export files and their status records are disposable: a client re-runs an export."""
-
-
-def table_env(key: str) -> str:
-    """The environment variable carrying a table's name (watershed.config reads it)."""
-    return f"{key.upper()}_TABLE"
-
-
-def bucket_env(key: str) -> str:
-    """The environment variable carrying a bucket's name (watershed.config reads it)."""
-    return f"{key.upper()}_BUCKET"
-
-
-def queue_env(key: str) -> str:
-    """The environment variable carrying a queue's URL (`mqtt_dlq` → MQTT_DLQ_URL, services.mqtt)."""
-    return f"{key.upper()}_URL"
 
 
 _ATTRIBUTE_TYPES = {
@@ -158,6 +143,13 @@ class Storage(Construct):
                 expire_prefixes={EXPORTS_PREFIX: EXPORTS_EXPIRE_DAYS},
             ),
         }
+        if set(self.buckets) != set(BUCKETS):
+            raise ValueError(f"buckets {sorted(self.buckets)} differ from watershed.config.BUCKETS {BUCKETS}")
+        self.stream_failures = self._bucket(
+            "StreamFailures", settings, removal, ia_days=None, access_logs=self.access_logs
+        )
+        """What a table-stream consumer gave up on, each record with the whole batch (Lambda's S3
+        on-failure destination): kept until re-driven (`python -m watershed.dlq redrive-streams`)."""
         self.queues: dict[str, sqs.Queue] = {
             key: sqs.Queue(
                 self,
@@ -168,6 +160,29 @@ class Storage(Construct):
             )
             for key in QUEUES
         }
+        self._auto_delete_logs(settings, removal)
+
+    def _auto_delete_logs(self, settings: Settings, removal: RemovalPolicy) -> None:
+        """The auto-delete function's log group, with the stage's retention: Lambda would otherwise
+        create `/aws/lambda/<name>` itself on first run, kept forever."""
+        stack = Stack.of(self)
+        provider = stack.node.try_find_child(AUTO_DELETE_PROVIDER)
+        if provider is None:
+            return
+        handler = provider.node.find_child("Handler")
+        assert isinstance(handler, CfnResource)
+        group = logs.CfnLogGroup(
+            self,
+            "AutoDeleteObjectsLogs",
+            log_group_name=Fn.join("", ["/aws/lambda/", handler.ref]),
+            retention_in_days=settings.log_retention_days,
+        )
+        group.apply_removal_policy(removal)
+        for bucket in self.node.children:
+            custom = bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
+            if isinstance(custom, CustomResource):
+                # The group exists before the function first runs (else Lambda makes its own).
+                custom.node.add_dependency(group)
 
     def _table(self, key: str, spec: TableSpec, settings: Settings, removal: RemovalPolicy) -> dynamodb.Table:
         stream = dynamodb.StreamViewType[spec.stream_view_type] if spec.stream_view_type else None

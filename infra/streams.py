@@ -1,7 +1,10 @@
 """DynamoDB Stream consumers from the manifest (the `changes` function on the intervals table).
 
-A failing record is bisected down to itself, retried, then sent to the consumer's dead-letter
-queue: a poisoned record never blocks its shard (DESIGN §7, batch processing).
+A failing record is bisected down to itself, retried, then written to the stream-failures bucket:
+a poisoned record never blocks its shard (DESIGN §7, batch processing). The destination is S3,
+not SQS, because only an S3 record carries the batch itself (`payload`); an SQS or SNS record
+holds the batch's shard and sequence numbers, which point at nothing once DynamoDB Streams trims
+the records after 24 hours. `python -m watershed.dlq redrive-streams` re-runs them.
 """
 
 from __future__ import annotations
@@ -12,17 +15,16 @@ from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from functions.manifest import Function
-from infra.functions import construct_id
 
 RETRY_ATTEMPTS = 5
 
 
 class Streams(Construct):
-    """One event source mapping per manifest TableStream, each with an SQS on-failure destination."""
+    """One event source mapping per manifest TableStream, each with the S3 on-failure destination."""
 
     def __init__(
         self,
@@ -33,20 +35,11 @@ class Streams(Construct):
         handlers: dict[str, lambda_.Function],
         tables: dict[str, dynamodb.Table],
         stream_view_types: dict[str, str | None],
+        failures: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id_)
-        self.dead_letters: dict[str, sqs.Queue] = {}
+        self.failures = failures
         for function in functions:
-            if not function.streams:
-                continue
-            queue = sqs.Queue(
-                self,
-                f"{construct_id(function.name)}DeadLetters",
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
-                enforce_ssl=True,
-                retention_period=Duration.days(14),
-            )
-            self.dead_letters[function.name] = queue
             for stream in function.streams:
                 if stream.table not in tables:
                     raise ValueError(f"{function.name!r} reads the stream of unknown table {stream.table!r}")
@@ -57,12 +50,14 @@ class Streams(Construct):
                 handlers[function.name].add_event_source(
                     sources.DynamoEventSource(
                         tables[stream.table],
-                        starting_position=lambda_.StartingPosition.LATEST,
+                        # A replaced mapping starts over from the oldest record kept (24 h) rather
+                        # than skip the writes made meanwhile; the consumers are idempotent.
+                        starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                         batch_size=stream.batch_size,
                         max_batching_window=Duration.seconds(stream.max_batching_window_s),
                         bisect_batch_on_error=True,
                         report_batch_item_failures=True,
                         retry_attempts=RETRY_ATTEMPTS,
-                        on_failure=sources.SqsDlq(queue),
+                        on_failure=sources.S3OnFailureDestination(failures),
                     )
                 )

@@ -410,10 +410,13 @@ def _uninstall_iot_data_hook() -> None:
 
 
 def _rules_of(runtime: Any) -> list[_Rule]:
+    """The manifest's rules for this process's topic scheme (MQTT_TOPIC_PREFIX, watershed.topics)."""
+    from watershed import topics
+
     rules = []
     for function in runtime.functions.values():
         for rule in getattr(function, "topic_rules", ()):
-            rules.append(_Rule(function.name, rule.name, parse(rule.sql)))
+            rules.append(_Rule(function.name, rule.name, parse(rule.sql_for(topics.SCHEME))))
     return rules
 
 

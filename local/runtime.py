@@ -96,11 +96,11 @@ def prepare_environment() -> None:
         sys.path.insert(0, str(ROOT))
     from watershed import config
 
-    os.environ.setdefault("CATALOG_TABLE", config.CATALOG_TABLE)
-    os.environ.setdefault("INTERVALS_TABLE", config.INTERVALS_TABLE)
-    os.environ.setdefault("ROLLUPS_TABLE", config.ROLLUPS_TABLE)
-    os.environ.setdefault("LAKE_BUCKET", config.LAKE_BUCKET)
-    os.environ.setdefault("OBJECTS_BUCKET", config.OBJECTS_BUCKET)
+    os.environ.setdefault(config.table_env("catalog"), config.CATALOG_TABLE)
+    os.environ.setdefault(config.table_env("intervals"), config.INTERVALS_TABLE)
+    os.environ.setdefault(config.table_env("rollups"), config.ROLLUPS_TABLE)
+    os.environ.setdefault(config.bucket_env("lake"), config.LAKE_BUCKET)
+    os.environ.setdefault(config.bucket_env("objects"), config.OBJECTS_BUCKET)
 
 
 class LambdaContext:
@@ -311,8 +311,10 @@ class Runtime:
 
     def _create_buckets(self) -> None:
         s3 = self.client("s3")
-        for variable in ("LAKE_BUCKET", "OBJECTS_BUCKET"):
-            s3.create_bucket(Bucket=os.environ[variable])
+        from watershed import config
+
+        for key in config.BUCKETS:
+            s3.create_bucket(Bucket=os.environ[config.bucket_env(key)])
 
     def table_name(self, table: str) -> str:
         """The DynamoDB name of a manifest table name ("intervals")."""

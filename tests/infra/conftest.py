@@ -48,3 +48,14 @@ def synthetic(synthetic_code: Path) -> Synth:
 def synth(request: pytest.FixtureRequest) -> Iterator[Synth]:
     """Both stacks: every generic assertion runs on the real and the synthetic manifest."""
     yield request.getfixturevalue(request.param)
+
+
+PROD_ALARM_EMAIL = "ops@example.com"
+
+
+@pytest.fixture(scope="session")
+def prod() -> Synth:
+    """The real manifest as a prod stage (RETAIN, deletion protection, a required alarm subscriber)."""
+    from functions.manifest import FUNCTIONS
+
+    return synthesize(FUNCTIONS, stage="prod", context={"alarmEmail": PROD_ALARM_EMAIL})

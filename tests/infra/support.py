@@ -33,7 +33,7 @@ SYNTHETIC_FUNCTIONS: tuple[Function, ...] = (
         tables={"catalog": Access.READ, "intervals": Access.READ_WRITE},
         iot_publish=("devices/*/commands", "fleet/announcements"),
     ),
-    Function("device_auth", kind=Kind.IOT_AUTHORIZER, tables={"catalog": Access.READ}),
+    Function("device_auth", kind=Kind.IOT_AUTHORIZER, timeout_s=3, tables={"catalog": Access.READ}),
     Function(
         "device_data",
         kind=Kind.WORKER,

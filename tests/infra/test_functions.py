@@ -140,7 +140,7 @@ def test_alarms_cover_api_functions_and_tables(synth: Synth) -> None:
     alarms = synth.stack.observability.alarms
     assert "api_5xx" in alarms
     for function in synth.functions:
-        assert {f"{function.name}_errors", f"{function.name}_throttles"} <= set(alarms)
+        assert f"{function.name}_throttles" in alarms
     for key in synth.stack.storage.tables:
         assert f"{key}_table_throttles" in alarms
     assert len(synth.of_type("AWS::CloudWatch::Alarm")) == len(alarms)

@@ -24,7 +24,7 @@ def test_each_topic_rule_has_its_sql_lambda_action_and_dlq_error_action(synth: S
     permissions = synth.of_type("AWS::Lambda::Permission")
     queue_id = _queue_id(synth)
     for function, rule in manifest_rules:
-        rule_id, props = rules[rule.sql]
+        rule_id, props = rules[rule.sql_for(synth.stack.settings.topics)]
         payload = props["TopicRulePayload"]
         assert payload["AwsIotSqlVersion"] == IOT_SQL_VERSION
         assert payload["RuleDisabled"] is False
@@ -41,7 +41,7 @@ def test_each_topic_rule_has_its_sql_lambda_action_and_dlq_error_action(synth: S
 
 def test_real_manifest_rules_cover_data_reported_configs_and_presence(real: Synth) -> None:
     sql = {r["Properties"]["TopicRulePayload"]["Sql"] for r in real.of_type("AWS::IoT::TopicRule").values()}
-    sources = {s.split(" FROM ", 1)[1] for s in sql}
+    sources = {s.split(" FROM ", 1)[1].split(" WHERE ", 1)[0] for s in sql}
     assert sources == {"'things/+/data/+'", "'things/+/config/reported/+'", "'$aws/events/presence/+/+'"}
 
 

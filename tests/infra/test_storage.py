@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tests.infra.support import Synth, synthesize
+from tests.infra.support import Synth
 from watershed.store.tables import TABLES
 
 
@@ -46,8 +46,8 @@ def test_ttl_and_streams_follow_the_models(real: Synth) -> None:
         assert props.get("StreamSpecification") == ({"StreamViewType": view} if view else None)
 
 
-def test_dev_stage_destroys_and_prod_stage_retains() -> None:
-    dev, prod = synthesize((), stage="dev"), synthesize((), stage="prod")
+def test_dev_stage_destroys_and_prod_stage_retains(real: Synth, prod: Synth) -> None:
+    dev = real
     for table in dev.of_type("AWS::DynamoDB::Table").values():
         assert table["DeletionPolicy"] == "Delete"
         assert table["Properties"].get("DeletionProtectionEnabled") is False

@@ -27,14 +27,14 @@ def test_each_table_stream_is_a_mapping_with_bisect_partial_failures_and_dlq(syn
     for function, stream in expected:
         (mapping,) = [m for m in mappings if references(m["FunctionName"]) == {synth.function_id(function.name)}]
         assert references(mapping["EventSourceArn"]) == {synth.table_id(stream.table)}
-        assert mapping["StartingPosition"] == "LATEST"
+        assert mapping["StartingPosition"] == "TRIM_HORIZON"
         assert mapping["BatchSize"] == stream.batch_size
         assert mapping["MaximumBatchingWindowInSeconds"] == stream.max_batching_window_s
         assert mapping["BisectBatchOnFunctionError"] is True
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping["MaximumRetryAttempts"] == RETRY_ATTEMPTS
-        queue_id = synth.logical_id(synth.stack.streams.dead_letters[function.name])
-        assert references(mapping["DestinationConfig"]["OnFailure"]["Destination"]) == {queue_id}
+        failures_id = synth.logical_id(synth.stack.storage.stream_failures)
+        assert references(mapping["DestinationConfig"]["OnFailure"]["Destination"]) == {failures_id}
 
 
 def test_a_stream_on_a_table_without_a_stream_is_refused(synthetic_code) -> None:  # type: ignore[no-untyped-def]

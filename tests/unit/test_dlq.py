@@ -101,3 +101,124 @@ def test_the_cloud_invoker_calls_lambda_by_name_and_raises_on_a_function_error()
     assert good.calls == [{"FunctionName": "fn", "InvocationType": "RequestResponse", "Payload": '{"a": 1}'}]
     with pytest.raises(dlq.InvocationFailed):
         dlq.lambda_invoker(bad)("fn", {})
+
+
+STREAM_EVENT = {
+    "Records": [
+        {
+            "eventID": "1",
+            "eventName": "INSERT",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "Keys": {"pk": {"S": "stream#s1"}, "sk": {"N": "1764626400000"}},
+                "NewImage": {"pk": {"S": "stream#s1"}, "sk": {"N": "1764626400000"}, "v": {"S": "1.5"}},
+                "SequenceNumber": "800000000003126276362",
+                "SizeBytes": 40,
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+            },
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/intervals/stream/2026-11-14T00:04:06.388",
+        }
+    ]
+}
+CHANGES_ARN = "arn:aws:lambda:us-east-1:123456789012:function:watershed-dev-changes"
+
+
+def on_failure_record(payload: Any) -> dict[str, Any]:
+    """Lambda's S3 on-failure record for a DynamoDB stream batch, as its documentation shows it."""
+    record: dict[str, Any] = {
+        "requestContext": {
+            "requestId": "316aa6d0-8154-xmpl-9af7-85d5f4a6bc81",
+            "functionArn": CHANGES_ARN,
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": 6,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": "2026-12-01T21:13:49.717Z",
+        "DDBStreamBatchInfo": {
+            "shardId": "shardId-00000001573689847184-864758bb",
+            "startSequenceNumber": "800000000003126276362",
+            "endSequenceNumber": "800000000003126276362",
+            "approximateArrivalOfFirstRecord": "2026-12-01T21:13:19Z",
+            "approximateArrivalOfLastRecord": "2026-12-01T21:13:19Z",
+            "batchSize": 1,
+            "streamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/intervals/stream/2026-11-14T00:04:06.388",
+        },
+    }
+    if payload is not None:
+        record["payload"] = payload
+    return record
+
+
+def failure_key(minute: int) -> str:
+    return (
+        "aws/lambda/a1b2c3d4-5678-90ab-cdef-11111EXAMPLE/shardId-00000001573689847184-864758bb/"
+        f"2026/12/01/2026-12-01T21.{minute:02d}.00-{minute:08d}-0000-0000-0000-000000000000"
+    )
+
+
+@pytest.fixture
+def failures(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="failures")
+        yield s3
+
+
+def test_a_stream_failure_record_gives_its_function_reason_and_whole_batch() -> None:
+    as_object = dlq.read_failure("k", json.dumps(on_failure_record(STREAM_EVENT)).encode())
+    as_text = dlq.read_failure("k", json.dumps(on_failure_record(json.dumps(STREAM_EVENT))).encode())
+    metadata_only = dlq.read_failure("k", json.dumps(on_failure_record(None)).encode())
+    assert (as_object.function, as_object.reason, as_object.event) == (
+        CHANGES_ARN, "RetryAttemptsExhausted (Unhandled)", STREAM_EVENT,
+    )
+    assert as_text.event == STREAM_EVENT and as_text.redrivable
+    assert as_object.summary()["records"] == 1
+    assert as_object.summary()["batch"]["shardId"] == "shardId-00000001573689847184-864758bb"
+    assert not metadata_only.redrivable
+    assert dlq.read_failure("k", b"\xff not json").reason == "the record is not JSON"
+
+
+def test_stream_failures_are_listed_oldest_first_and_left_in_the_bucket(failures: Any) -> None:
+    for minute in (30, 5, 17):
+        body = json.dumps(on_failure_record({"Records": [{**STREAM_EVENT["Records"][0], "eventID": str(minute)}]}))
+        failures.put_object(Bucket="failures", Key=failure_key(minute), Body=body.encode())
+    failures.put_object(Bucket="failures", Key="elsewhere/not-a-failure", Body=b"{}")
+    listed = dlq.list_failures(failures, "failures")
+    assert [item["key"] for item in listed] == [failure_key(5), failure_key(17), failure_key(30)]
+    assert [item["key"] for item in dlq.list_failures(failures, "failures", max_records=1)] == [failure_key(5)]
+    assert failures.list_objects_v2(Bucket="failures")["KeyCount"] == 4
+
+
+def test_a_stream_redrive_reruns_the_batch_and_deletes_only_what_was_taken(failures: Any) -> None:
+    partial = {"Records": [{**STREAM_EVENT["Records"][0], "eventID": "partial"}]}
+    failures.put_object(Bucket="failures", Key=failure_key(1), Body=json.dumps(on_failure_record(STREAM_EVENT)))
+    failures.put_object(Bucket="failures", Key=failure_key(2), Body=json.dumps(on_failure_record(partial)))
+    failures.put_object(Bucket="failures", Key=failure_key(3), Body=json.dumps(on_failure_record(None)))
+    ran: list[tuple[str, Any]] = []
+
+    def invoke(function: str, event: dict[str, Any]) -> Any:
+        ran.append((function, event))
+        if event["Records"][0]["eventID"] == "partial":
+            return {"batchItemFailures": [{"itemIdentifier": "800000000003126276362"}]}
+        return {"batchItemFailures": []}
+
+    outcome = dlq.redrive_failures(failures, "failures", invoke)
+    assert (outcome["redriven"], outcome["skipped"], outcome["failed"]) == (1, 1, 1)
+    assert ran == [(CHANGES_ARN, STREAM_EVENT), (CHANGES_ARN, partial)]
+    left = [item["Key"] for item in failures.list_objects_v2(Bucket="failures")["Contents"]]
+    assert left == [failure_key(2), failure_key(3)]
+
+
+def test_the_cli_lists_stream_failures_from_the_bucket_it_is_given(
+    failures: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failures.put_object(Bucket="failures", Key=failure_key(9), Body=json.dumps(on_failure_record(STREAM_EVENT)))
+    monkeypatch.delenv(dlq.FAILURES_ENV, raising=False)
+    assert dlq.main(["list-streams"]) == 2
+    monkeypatch.setenv(dlq.FAILURES_ENV, "failures")
+    assert dlq.main(["list-streams"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["function"] == CHANGES_ARN and json.loads(line)["redrivable"] is True

@@ -132,6 +132,7 @@ def test_firehose_that_keeps_refusing_raises_so_the_batch_is_retried(monkeypatch
 
 
 def test_firehose_path_reaches_a_real_delivery_stream(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lake, "_client", None)
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="firehose-target")
     boto3.client("firehose", region_name="us-east-1").create_delivery_stream(
@@ -145,3 +146,20 @@ def test_firehose_path_reaches_a_real_delivery_stream(aws: None, monkeypatch: py
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="firehose-target").get("Contents", [])]
     text = b"".join(s3.get_object(Bucket="firehose-target", Key=k)["Body"].read() for k in keys)
     assert [json.loads(record)["value"] for record in text.replace(b"}{", b"}\n{").splitlines()] == [0, 1, 2]
+
+
+def test_deliveries_share_one_firehose_client_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    flaky = FlakyFirehose(refusals=0)
+
+    def client(service: str, **_kwargs: object) -> FlakyFirehose:
+        made.append(service)
+        return flaky
+
+    monkeypatch.setattr(lake, "_client", None)
+    monkeypatch.setattr(boto3, "client", client)
+    monkeypatch.setenv(lake.STREAM_ENV, "watershed-lake")
+    for n in range(3):
+        lake.deliver([change("a", 1000 + n, n)])
+    assert made == ["firehose"]
+    assert flaky.calls == 3

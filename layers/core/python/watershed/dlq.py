@@ -11,6 +11,14 @@ Three kinds of letters land there, and each names the function that should have 
 A re-drive invokes the function with the event and deletes the letter once the function ran;
 whatever still cannot be stored comes back as a new letter. Letters without an event (a payload
 over the size limit, a rule that never built one) are listed and left in the queue.
+
+Table-stream consumers (the `changes` function) give up into an S3 bucket instead
+(`python -m watershed.dlq list-streams|redrive-streams`, bucket in STREAM_FAILURES_BUCKET, stack
+output StreamFailuresBucket): Lambda's on-failure record there carries `requestContext`,
+`responseContext`, `DDBStreamBatchInfo` and, only in S3, `payload`, the whole batch the function
+was invoked with, so it can be re-run after DynamoDB Streams has trimmed the records (24 hours).
+A re-drive invokes the function with that batch and deletes the object once every record was
+taken (no `batchItemFailures`).
 """
 
 from __future__ import annotations
@@ -23,7 +31,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-DLQ_ENV = "MQTT_DLQ_URL"
+from watershed.config import MQTT_DLQ_ENV, STREAM_FAILURES_ENV
+
+DLQ_ENV = MQTT_DLQ_ENV
+FAILURES_ENV = STREAM_FAILURES_ENV
+FAILURES_PREFIX = "aws/lambda/"
+"""Lambda names an on-failure object `aws/lambda/<mapping id>/<shard id>/YYYY/MM/DD/<time>-<uuid>`."""
 LIST_VISIBILITY_S = 30
 """How long a listed letter stays hidden while the listing pages through the queue."""
 
@@ -169,11 +182,139 @@ def lambda_invoker(client: Any) -> Callable[[str, dict[str, Any]], Any]:
     return invoke
 
 
+@dataclass(frozen=True)
+class StreamFailure:
+    """One S3 on-failure record of a table-stream mapping: which function, why, and the batch."""
+
+    key: str
+    body: Any
+    reason: str
+    function: str | None
+    batch: dict[str, Any]
+    event: Any
+
+    @property
+    def redrivable(self) -> bool:
+        return bool(self.function) and isinstance(self.event, dict) and isinstance(self.event.get("Records"), list)
+
+    def summary(self) -> dict[str, Any]:
+        records = self.event.get("Records") if isinstance(self.event, dict) else None
+        return {
+            "key": self.key,
+            "reason": self.reason,
+            "function": self.function,
+            "redrivable": self.redrivable,
+            "records": len(records) if isinstance(records, list) else None,
+            "batch": self.batch,
+        }
+
+
+def read_failure(key: str, raw: bytes) -> StreamFailure:
+    """An on-failure record; `payload` is the invocation event, as an object or as JSON text."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return StreamFailure(key, raw.decode(errors="replace"), "the record is not JSON", None, {}, None)
+    if not isinstance(body, dict):
+        return StreamFailure(key, body, "the record is not a JSON object", None, {}, None)
+    context = body.get("requestContext") or {}
+    response = body.get("responseContext") or {}
+    batch = body.get("DDBStreamBatchInfo") or body.get("KinesisBatchInfo") or {}
+    event = body.get("payload")
+    if isinstance(event, str):
+        try:
+            event = json.loads(event)
+        except ValueError:
+            event = None
+    condition = str(context.get("condition") or "the stream batch failed")
+    error = response.get("functionError")
+    reason = f"{condition} ({error})" if error else condition
+    return StreamFailure(key, body, reason, context.get("functionArn"), batch, event)
+
+
+def failure_keys(s3: Any, bucket: str, max_records: int) -> list[str]:
+    """The keys of up to `max_records` on-failure records, oldest first (keys start with the date)."""
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=FAILURES_PREFIX):
+        keys.extend(item["Key"] for item in page.get("Contents") or [])
+    return sorted(keys, key=_failure_time)[:max_records]
+
+
+def _failure_time(key: str) -> str:
+    """`aws/lambda/<mapping>/<shard>/YYYY/MM/DD/<time>-<uuid>` sorts by its last four segments."""
+    return "/".join(key.split("/")[-4:])
+
+
+def read_failures(s3: Any, bucket: str, max_records: int = 100) -> list[StreamFailure]:
+    return [
+        read_failure(key, s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        for key in failure_keys(s3, bucket, max_records)
+    ]
+
+
+def list_failures(s3: Any, bucket: str, max_records: int = 100) -> list[dict[str, Any]]:
+    """The on-failure records in the bucket (up to `max_records`), left there."""
+    return [failure.summary() for failure in read_failures(s3, bucket, max_records)]
+
+
+def redrive_failures(
+    s3: Any, bucket: str, invoke: Callable[[str, dict[str, Any]], Any], max_records: int = 100
+) -> dict[str, Any]:
+    """Re-run each record's batch through its function; a record is deleted once all of it was taken.
+
+    A consumer answers a partial failure with `batchItemFailures`; then the record stays.
+    """
+    outcome: dict[str, Any] = {"redriven": 0, "skipped": 0, "failed": 0, "records": []}
+    for failure in read_failures(s3, bucket, max_records):
+        entry = {"key": failure.key, "function": failure.function, "reason": failure.reason}
+        if not failure.redrivable:
+            outcome["skipped"] += 1
+            outcome["records"].append({**entry, "result": "skipped: the record holds no batch to re-run"})
+            continue
+        assert failure.function is not None
+        try:
+            result = invoke(failure.function, failure.event)
+        except Exception as error:
+            outcome["failed"] += 1
+            outcome["records"].append({**entry, "result": f"failed: {type(error).__name__}: {error}"})
+            continue
+        refused = result.get("batchItemFailures") if isinstance(result, dict) else None
+        if refused:
+            outcome["failed"] += 1
+            outcome["records"].append({**entry, "result": f"failed: {len(refused)} record(s) still refused"})
+            continue
+        s3.delete_object(Bucket=bucket, Key=failure.key)
+        outcome["redriven"] += 1
+        outcome["records"].append({**entry, "result": result})
+    return outcome
+
+
+def _streams(command: str, max_records: int) -> int:
+    bucket = os.environ.get(FAILURES_ENV)
+    if not bucket:
+        print(f"set {FAILURES_ENV} to the bucket name (stack output StreamFailuresBucket)", file=sys.stderr)
+        return 2
+    import boto3
+
+    s3 = boto3.client("s3")
+    if command == "list-streams":
+        for failure in list_failures(s3, bucket, max_records):
+            print(json.dumps(failure, default=str))
+        return 0
+    outcome = redrive_failures(s3, bucket, lambda_invoker(boto3.client("lambda")), max_records)
+    print(json.dumps(outcome, default=str, indent=2))
+    return 0 if not outcome["failed"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m watershed.dlq", description="the MQTT dead-letter queue")
-    parser.add_argument("command", choices=("list", "redrive"))
-    parser.add_argument("--max", type=int, default=100, help="at most this many letters (default 100)")
+    parser = argparse.ArgumentParser(
+        prog="python -m watershed.dlq", description="the MQTT dead-letter queue and the table-stream failures"
+    )
+    parser.add_argument("command", choices=("list", "redrive", "list-streams", "redrive-streams"))
+    parser.add_argument("--max", type=int, default=100, help="at most this many letters or records (default 100)")
     args = parser.parse_args(argv)
+    if args.command in ("list-streams", "redrive-streams"):
+        return _streams(args.command, args.max)
     url = os.environ.get(DLQ_ENV)
     if not url:
         print(f"set {DLQ_ENV} to the queue URL (stack output MqttDeadLetterQueue)", file=sys.stderr)

@@ -10,6 +10,7 @@ import os
 from functools import cache
 from typing import Any
 
+from watershed.config import SIGNING_SECRET_ENV
 from watershed.errors import ValidationError
 
 _DEV_KEY = "watershed-local-development-key"
@@ -18,7 +19,7 @@ _DEV_KEY = "watershed-local-development-key"
 @cache
 def signing_key() -> bytes:
     """From Secrets Manager when SIGNING_SECRET_ARN is set (the cloud), else the environment (local)."""
-    arn = os.environ.get("SIGNING_SECRET_ARN")
+    arn = os.environ.get(SIGNING_SECRET_ENV)
     if arn:
         import boto3
 

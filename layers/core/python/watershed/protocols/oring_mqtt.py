@@ -13,35 +13,36 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from watershed import jsontext
+from watershed import jsontext, topics
 from watershed.errors import ValidationError
 from watershed.timefmt import parse_time
 
 DATA_FIELDS = ("id", "value", "timestamp")
 
 
+# The topics themselves are watershed.topics' (with the stage prefix, if any); these name them
+# in ORing's terms for the services.
+
+
 def data_topic(station_id: str, bucket: str) -> str:
-    return f"things/{station_id}/data/{bucket}"
+    return topics.SCHEME.data(station_id, bucket)
 
 
 def expected_topic(station_id: str, group: str) -> str:
-    return f"things/{station_id}/config/expected/{group}"
+    return topics.SCHEME.expected(station_id, group)
 
 
 def reported_topic(station_id: str, group: str) -> str:
-    return f"things/{station_id}/config/reported/{group}"
+    return topics.SCHEME.reported(station_id, group)
 
 
 def client_id(station_id: str) -> str:
-    return f"thing:{station_id}"
+    return topics.SCHEME.client_id(station_id)
 
 
 def station_of_client(client: str | None) -> str | None:
-    """The station id of a `thing:<id>` client id; None for any other client."""
-    if not client or not client.startswith("thing:"):
-        return None
-    station = client.removeprefix("thing:")
-    return station or None
+    """The station id of this stage's `[<prefix>:]thing:<id>` client id; None for any other client."""
+    return topics.SCHEME.station_of_client(client)
 
 
 def parse_json(payload: bytes) -> Any:

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from watershed import config
 from watershed import validation as v
 from watershed.errors import NotFound, ValidationError
 from watershed.model import Principal
@@ -29,7 +30,7 @@ BODY_FIELDS = ("configs", "partialUpdate")
 MAX_KEYS = 200
 MAX_BYTES = 65_536
 """Expected and reported values share one catalog item, and a DynamoDB item holds at most 400 KB."""
-IOT_DATA_ENDPOINT = "IOT_DATA_ENDPOINT"
+IOT_DATA_ENDPOINT = config.IOT_DATA_ENDPOINT_ENV
 
 _iot_data: Any = None
 

@@ -36,7 +36,7 @@ from typing import Any
 from watershed import blobs, config
 from watershed.model import Change
 
-STREAM_ENV = "LAKE_STREAM"
+STREAM_ENV = config.LAKE_STREAM_ENV
 MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_ATTEMPTS = 6
@@ -89,10 +89,17 @@ def deliver(changes: list[Change]) -> None:
 # cloud
 
 
-def _firehose() -> Any:
-    import boto3
+_client: Any = None
 
-    return boto3.client("firehose", region_name=config.REGION)
+
+def _firehose() -> Any:
+    """One Firehose client per process (a warm Lambda container reuses it for every delivery)."""
+    global _client
+    if _client is None:
+        import boto3
+
+        _client = boto3.client("firehose", region_name=config.REGION)
+    return _client
 
 
 def batches(records: Iterable[bytes]) -> Iterator[list[bytes]]:

@@ -3,7 +3,8 @@
 A station's MQTT secret is generated here, shown once and stored as a SHA-256 hash on the station.
 Devices connect as client `thing:<station id>`, username `<station id>`, password the secret;
 the authorizer answers with an IoT policy that lets a station publish only under its own
-`things/<id>/` topics and receive only its own expected configs.
+`things/<id>/` topics and receive only its own expected configs (watershed.topics: with the
+stage's prefix, if any).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 import secrets
 from typing import Any
 
+from watershed import topics
 from watershed.model import Principal
 from watershed.protocols import oring_mqtt
 from watershed.services import catalog as cat
@@ -50,10 +52,11 @@ def rotate_secret(principal: Principal, station_id: str) -> dict[str, Any]:
 
 
 def _iot_arn_prefix(function_arn: str | None) -> str:
-    """`arn:aws:iot:<region>:<account>` from the authorizer's own function ARN (`*` when unknown)."""
+    """`arn:<partition>:iot:<region>:<account>` from the authorizer's own function ARN, partition
+    included (`aws-cn`, `aws-us-gov`: a literal `aws` would allow nothing there); `*` when unknown."""
     parts = (function_arn or "").split(":")
-    if len(parts) >= 5 and parts[3] and parts[4]:
-        return f"arn:aws:iot:{parts[3]}:{parts[4]}"
+    if len(parts) >= 5 and parts[1] and parts[3] and parts[4]:
+        return f"arn:{parts[1]}:iot:{parts[3]}:{parts[4]}"
     return "arn:aws:iot:*:*"
 
 
@@ -70,20 +73,17 @@ def station_policy(station_id: str, arn_prefix: str) -> dict[str, Any]:
             {
                 "Effect": "Allow",
                 "Action": "iot:Publish",
-                "Resource": [
-                    f"{arn_prefix}:topic/things/{station_id}/data/*",
-                    f"{arn_prefix}:topic/things/{station_id}/config/reported/*",
-                ],
+                "Resource": [f"{arn_prefix}:topic/{p}" for p in topics.SCHEME.publish_patterns(station_id)],
             },
             {
                 "Effect": "Allow",
                 "Action": "iot:Subscribe",
-                "Resource": f"{arn_prefix}:topicfilter/things/{station_id}/config/expected/*",
+                "Resource": f"{arn_prefix}:topicfilter/{topics.SCHEME.expected_pattern(station_id)}",
             },
             {
                 "Effect": "Allow",
                 "Action": "iot:Receive",
-                "Resource": f"{arn_prefix}:topic/things/{station_id}/config/expected/*",
+                "Resource": f"{arn_prefix}:topic/{topics.SCHEME.expected_pattern(station_id)}",
             },
         ],
     }

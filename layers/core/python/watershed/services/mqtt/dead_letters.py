@@ -20,7 +20,7 @@ from watershed.protocols import oring_mqtt
 
 log = logging.getLogger(__name__)
 
-DLQ_ENV = "MQTT_DLQ_URL"
+DLQ_ENV = config.MQTT_DLQ_ENV
 SQS_MAX_BYTES = 256 * 1024 - 1024
 """SQS holds a message of at most 256 KiB; a little is left for the attributes."""
 DEAD_LETTER_PREFIX = "dead-letters/"
