@@ -18,11 +18,14 @@ from watershed.errors import ValidationError
 from watershed.model import NUMERIC_TYPES, Principal, Stream
 from watershed.services import catalog as cat
 from watershed.services.rollup import Agg
-from watershed.services.rollup_query import FILLS, FUNCTIONS, NUMERIC_ONLY, SeriesPage, series, value_of
+from watershed.services.rollup_query import SeriesPage, series, value_of
 from watershed.services.rollup_time import Period, parse_period, parse_zone
 from watershed.timefmt import DAY_MS, now_ms, parse_time
 from watershed.validation import integer
 
+FUNCTIONS = ("avg", "min", "max", "sum", "count", "first", "last")
+NUMERIC_ONLY = frozenset({"avg", "min", "max", "sum"})
+FILLS = ("none", "null", "previous")
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
 MAX_STREAMS = 20
