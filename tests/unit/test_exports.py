@@ -12,8 +12,8 @@ import pytest
 from watershed import config
 from watershed.errors import NotFound
 from watershed.model import Interval, Principal
-from watershed.services import catalog as cat
 from watershed.services import cascade, exports
+from watershed.services import catalog as cat
 from watershed.store import intervals
 
 BASE = 1_763_942_400_000
