@@ -130,6 +130,7 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_s=29,
         tables={"catalog": RW, "intervals": RW},
         queues={"mqtt_dlq": Access.WRITE},
+        buckets={"objects": Access.WRITE},  # dead letters too big for SQS (services.mqtt.dead_letters)
         topic_rules=(
             TopicRule("watershed_mqtt_data", Scheme.data_rule),
         ),
@@ -139,6 +140,7 @@ FUNCTIONS: tuple[Function, ...] = (
         kind=Kind.WORKER,
         tables={"catalog": RW},
         queues={"mqtt_dlq": Access.WRITE},
+        buckets={"objects": Access.WRITE},
         topic_rules=(
             TopicRule("watershed_mqtt_config_reported", Scheme.reported_rule),
         ),

@@ -264,6 +264,8 @@ class Gateway:
             name = path[len(prefix) :]
             if not getattr(self.runtime.functions.get(name), "schedules", ()):
                 return _error(404, "not_found", f"no scheduled function {name!r}")
+            if request.query_params.get("sliced") == "true":
+                return _json(200, {"slices": await _in_thread(self.runtime.run_scheduled, name)})
             result = await _in_thread(self.runtime.fire, name)
             return _json(200, result)
         return _error(404, "not_found", f"no local endpoint {path}")

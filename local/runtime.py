@@ -56,10 +56,10 @@ FAKE_AWS_ENV = {
 MAX_DELIVERY_ATTEMPTS = 3
 """Deliveries of one stream batch before the poller gives up on its first record (logged)."""
 
-SCHEDULE_SLICE_ITEMS = 20
+SCHEDULE_SLICE_ITEMS = 10
 """What one slice of a scheduled run may take (`detail.maxItems`); a slice answering `more` is run
 again after the doors had their turn, so a long job never holds the lock for long."""
-SCHEDULE_MAX_SLICES = 50
+SCHEDULE_MAX_SLICES = 40
 SCHEDULE_DOOR_WAIT_S = 1.0
 """The longest a slice waits for the doors to go quiet, so constant traffic cannot stop the job."""
 
@@ -507,9 +507,15 @@ class Runtime:
             raise LookupError(f"function {name!r} has no schedule")
         return self.invoke(name, events.scheduled_event(f"{name}-schedule-0"))
 
-    def _run_in_slices(self, function: str, rule_name: str) -> None:
+    def run_scheduled(self, name: str) -> int:
+        """A scheduled function's run as the scheduler does it: in slices; returns how many slices."""
+        if not getattr(self.functions.get(name), "schedules", ()):
+            raise LookupError(f"function {name!r} has no schedule")
+        return self._run_in_slices(name, f"{name}-schedule-0")
+
+    def _run_in_slices(self, function: str, rule_name: str) -> int:
         """One scheduled run as slices of SCHEDULE_SLICE_ITEMS, each after the doors had their turn."""
-        for _ in range(SCHEDULE_MAX_SLICES):
+        for slices in range(1, SCHEDULE_MAX_SLICES + 1):
             event = events.scheduled_event(rule_name)
             event["detail"] = {"maxItems": SCHEDULE_SLICE_ITEMS}
             deadline = time.monotonic() + SCHEDULE_DOOR_WAIT_S
@@ -517,7 +523,8 @@ class Runtime:
                 time.sleep(DOOR_PRIORITY_POLL_S)
             result = self.invoke(function, event, background=True)
             if not (isinstance(result, dict) and result.get("more")) or self._stop.is_set():
-                return
+                return slices
+        return SCHEDULE_MAX_SLICES
 
     def _schedule_loop(self) -> None:
         while not self._stop.wait(0.5):

@@ -5,6 +5,7 @@ Defect 12 is tests/e2e/test_mqtt.py::test_publishing_to_another_stations_topic_i
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -100,5 +101,24 @@ def test_14_a_whole_number_auto_creates_an_integer_stream(platform: Platform, ap
             return found if {"count", "level"} <= set(found) else None
 
         assert eventually(types) == {"temp": "float", "count": "integer", "level": "float"}
+    finally:
+        device.close()
+
+
+def test_11_a_dead_letter_too_big_for_sqs_is_stored_in_s3_and_listed_whole(
+    platform: Platform, api: httpx.Client
+) -> None:
+    station = new_station(api)
+    device = connected(platform, station)
+    try:
+        payload = b"not json " + b"x" * 120_000  # within 128 KB; its letter carries it twice in base64
+        device.publish(f"things/{station['id']}/data/sensors", payload)
+        letters = eventually(lambda: letters_about(platform, station["id"]))
+        assert letters, "the letter was lost"
+        letter = letters[0]["letter"]
+        assert letter["storedAt"]["key"].startswith("dead-letters/")
+        assert letters[0]["reason"].startswith("payload is not JSON")
+        assert letters[0]["redrivable"] is True
+        assert base64.b64decode(letter["base64OriginalPayload"]) == payload
     finally:
         device.close()

@@ -74,6 +74,8 @@ def read_letter(message_id: str, receipt: str, raw: str) -> Letter:
         return Letter(message_id, receipt, raw, "the letter is not JSON", None, None)
     if not isinstance(body, dict):
         return Letter(message_id, receipt, body, "the letter is not a JSON object", None, None)
+    if isinstance(body.get("storedAt"), dict):
+        body = _stored_letter(body)
     if "requestContext" in body and "requestPayload" in body:
         context = body.get("requestContext") or {}
         response = body.get("responsePayload") or {}
@@ -86,6 +88,18 @@ def read_letter(message_id: str, receipt: str, raw: str) -> Letter:
         reason = str(first.get("errorMessage") or "the topic rule action failed")
         return Letter(message_id, receipt, body, reason, function, body.get("event"))
     return Letter(message_id, receipt, body, str(body.get("reason") or ""), body.get("function"), body.get("event"))
+
+
+def _stored_letter(stub: dict[str, Any]) -> dict[str, Any]:
+    """A letter too big for SQS, read back from where services.mqtt.dead_letters stored it."""
+    from watershed import blobs
+
+    where = stub["storedAt"]
+    found = blobs.get(str(where.get("bucket")), str(where.get("key")))
+    if found is None:
+        return {**stub, "reason": f"{stub.get('reason')} (the stored letter is gone)", "event": None}
+    body = json.loads(found[0])
+    return {**body, "storedAt": where} if isinstance(body, dict) else stub
 
 
 def receive(sqs: Any, url: str, max_letters: int, visibility_s: int) -> list[Letter]:

@@ -23,10 +23,6 @@ from watershed.services.rollup_time import BASE_MS, ROLLUP_PERIODS, Period, buck
 from watershed.store import intervals
 from watershed.store import rollups as store
 
-FUNCTIONS = ("avg", "min", "max", "sum", "count", "first", "last")
-"""The aggregate functions value_of answers."""
-NUMERIC_ONLY = frozenset({"avg", "min", "max", "sum"})
-FILLS = ("none", "null", "previous")
 DOUBLE_INT_LIMIT = 2**63
 """A sum kept as an integer beyond this came from floats too big to add (services.rollup.add)."""
 RAW_ITEM_LIMIT = 20_000

@@ -1,4 +1,9 @@
-"""Dead letters: what an MQTT function could not store, parked in SQS (MQTT_DLQ_URL) with the reason."""
+"""Dead letters: what an MQTT function could not store, parked in SQS (MQTT_DLQ_URL) with the reason.
+
+A letter SQS cannot hold (over 256 KiB: a 128 KB payload is 171 KB in base64, and a letter carries
+it twice, once to show and once in its re-drive event) is stored whole in OBJECTS_BUCKET under
+`dead-letters/`, and the queue gets a small letter naming it (`storedAt`); watershed.dlq reads it back.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,19 @@ import base64
 import json
 import logging
 import os
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from watershed import config
+from watershed import blobs, config
 from watershed.protocols import oring_mqtt
 
 log = logging.getLogger(__name__)
 
 DLQ_ENV = config.MQTT_DLQ_ENV
+SQS_MAX_BYTES = 256 * 1024 - 1024
+"""SQS holds a message of at most 256 KiB; a little is left for the attributes."""
+DEAD_LETTER_PREFIX = "dead-letters/"
 
 _sqs: Any = None
 
@@ -31,10 +40,22 @@ def _dlq() -> Any:
 def send(body: dict[str, Any]) -> None:
     """Park what could not be stored, with the reason; never lose it silently."""
     url = os.environ.get(DLQ_ENV)
+    text = json.dumps(body, default=str)
     if not url:
-        log.error("no %s set; dropping dead letter: %s", DLQ_ENV, json.dumps(body)[:2000])
+        log.error("no %s set; dropping dead letter: %s", DLQ_ENV, text[:2000])
         return
-    _dlq().send_message(QueueUrl=url, MessageBody=json.dumps(body, default=str))
+    if len(text.encode()) > SQS_MAX_BYTES:
+        text = json.dumps(_stored_whole(body, text))
+    _dlq().send_message(QueueUrl=url, MessageBody=text)
+
+
+def _stored_whole(body: dict[str, Any], text: str) -> dict[str, Any]:
+    """Put the letter in S3; what the queue gets instead: why, where, and where the letter is."""
+    key = f"{DEAD_LETTER_PREFIX}{uuid.uuid4()}.json"
+    blobs.put(config.OBJECTS_BUCKET, key, text.encode(), "application/json")
+    kept = ("source", "topic", "stationId", "clientId", "receivedAt", "reason", "function")
+    return {**{name: body.get(name) for name in kept}, "storedAt": {"bucket": config.OBJECTS_BUCKET, "key": key},
+            "bytes": len(text.encode())}
 
 
 def letter(
