@@ -32,5 +32,6 @@ bench: $(STAMP) layer
 	$(PY) tests/bench/bench_rollup.py
 	$(PY) tests/bench/bench_mqtt.py
 	$(PY) tests/bench/bench_local_doors.py
+	$(PY) tests/bench/bench_auth.py
 
 include infra.mk

@@ -86,6 +86,9 @@ class Function:
     """MQTT topic patterns (IAM wildcards, e.g. `things/*/config/expected/*`) it may publish to, retained;
     relative to the stage's topic prefix (watershed.topics)."""
 
+    signs_tokens: bool = False
+    """May sign access tokens with the KMS signing key (kms:Sign); no other function may (infra/oauth.py)."""
+
     @property
     def handler(self) -> str:
         return "handler.lambda_handler"
@@ -110,7 +113,7 @@ FUNCTIONS: tuple[Function, ...] = (
         kind=Kind.REST_AUTHORIZER,
         memory_mb=256,
         timeout_s=5,
-        tables={"catalog": RO},
+        tables={"catalog": RW},  # RW only to record a key's last use (services/key_lifecycle.py)
     ),
     Function(
         "catalog",
@@ -118,6 +121,8 @@ FUNCTIONS: tuple[Function, ...] = (
         buckets={"objects": RW},
         timeout_s=API_TIMEOUT_S,
     ),
+    # the OAuth 2.0 authorization server (issue 21): the only function that may sign tokens (infra/oauth.py)
+    Function("oauth", memory_mb=512, timeout_s=10, tables={"catalog": RW}, signs_tokens=True),
     # writers of intervals mark the touched buckets dirty in the catalog, in the same calls (read-your-writes)
     Function("ingest", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW}),
     Function("query", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RO, "rollups": RO}),

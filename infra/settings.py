@@ -43,6 +43,13 @@ class Settings:
     """`https://<id>-ats.iot.<region>.amazonaws.com` (`aws iot describe-endpoint --endpoint-type
     iot:Data-ATS`) for functions that publish; empty: boto3's regional ATS data endpoint."""
 
+    signing_keys: tuple[str, ...] = ("1",)
+    """Generations of the KMS access-token signing key; the last signs (infra/oauth.py: rotation)."""
+    oauth_issuer: str = ""
+    """The `iss` of Watershed's tokens (a custom domain's URL); empty: the API stage's URL."""
+    cognito_user_pool: bool = False
+    """Also create a Cognito user pool that organisations can trust as an external issuer."""
+
     @property
     def is_prod(self) -> bool:
         """Prod stages keep their data: deletion protection and RETAIN."""

@@ -22,6 +22,7 @@ from infra.iot import Iot
 from infra.lake import Lake
 from infra.layer import LAYER_BUILD, CoreLayer
 from infra.nag import suppress
+from infra.oauth import OAuth
 from infra.observability import Observability
 from infra.rest_api import RestApi
 from infra.schedules import Schedules
@@ -71,6 +72,8 @@ class WatershedStack(Stack):
             if has_routes
             else None
         )
+        self.oauth = OAuth(self, "OAuth", settings=settings, functions=self.manifest, handlers=handlers,
+                           api=self.rest_api.api if self.rest_api else None)
         self.lake = Lake(
             self,
             "Lake",

@@ -103,6 +103,7 @@ async def serve(args: argparse.Namespace) -> None:
         http_port = server.servers[0].sockets[0].getsockname()[1]
         url = f"http://{args.host}:{http_port}"
         os.environ["S3_PUBLIC_ENDPOINT"] = f"{url}/_local/s3"
+        os.environ["OAUTH_ISSUER"] = url
 
         mqtt_port: int | None = None
         if not args.no_mqtt:

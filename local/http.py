@@ -249,6 +249,8 @@ class Gateway:
             return _json(200, {"data": {name: dict(calls) for name, calls in self.runtime.aws_requests.items()}})
         if path == "/_local/orgs" and method == "POST":
             return await self._create_org(request)
+        if path == "/_local/signing-keys" and method == "POST":
+            return _json(201, {"kid": await _in_thread(self.runtime.create_signing_key)})
         if path in ("/_local/dlq", "/_local/dlq/redrive"):
             from local.mqtt import dead_letters, redrive_dead_letters
 

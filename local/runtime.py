@@ -42,6 +42,7 @@ HANDLER_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "Watershed",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
+    "WATERSHED_LOOPBACK_ISSUERS": "true",
 }
 
 FAKE_AWS_ENV = {
@@ -215,6 +216,8 @@ class Runtime:
         with self.lock:
             self._create_tables()
             self._create_buckets()
+            os.environ["SIGNING_KEY_ARNS"] = ""
+            self.create_signing_key()
             self._cursors = self._stream_cursors()
         self._timers = self._schedule_timers()
         self._stop.clear()
@@ -315,6 +318,16 @@ class Runtime:
 
         for key in config.BUCKETS:
             s3.create_bucket(Bucket=os.environ[config.bucket_env(key)])
+
+    def create_signing_key(self) -> str:
+        """A new KMS key for access tokens, made the active one (a new key generation in the cloud)."""
+        with self.lock:
+            metadata = self.client("kms").create_key(
+                KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY", Description="watershed access tokens"
+            )["KeyMetadata"]
+        arns = [arn for arn in os.environ.get("SIGNING_KEY_ARNS", "").split(",") if arn]
+        os.environ["SIGNING_KEY_ARNS"] = ",".join([*arns, metadata["Arn"]])
+        return str(metadata["KeyId"])
 
     def table_name(self, table: str) -> str:
         """The DynamoDB name of a manifest table name ("intervals")."""

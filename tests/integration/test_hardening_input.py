@@ -182,8 +182,6 @@ def test_15_odd_input_is_refused_or_normalised_by_the_documented_rule(platform: 
     api.delete(f"/v1/streams/{stream}/intervals", params={"start": HOUR, "end": NEXT_HOUR}).raise_for_status()
 
 
-@pytest.mark.xfail(strict=True, reason="defect 16 open: Powertools' route regex (\\w and RFC 3986 marks) misses emoji "
-                   "and combining marks, so api/http.py answers 'no such route'; the fix belongs there")
 def test_16_unicode_in_path_parameters_is_a_400_naming_them(site: dict[str, Any]) -> None:
     api = site["api"]
     refused(api.put(f"/v1/stations/{site['station']}/configs/\U0001f600", json={"configs": {"a": 1}}), "group")

@@ -125,5 +125,5 @@ def test_deleting_an_object_stream_deletes_its_blobs(
     listing = f"{platform.url}/_local/s3/{config.OBJECTS_BUCKET}"
     assert len(httpx.get(listing, params={"prefix": prefix}).json()["keys"]) == 2
     deleted = api.delete(f"/v1/stations/{blob_stream['station']}").json()["deleted"]
-    assert deleted == {"pools": 0, "stations": 1, "streams": 1, "intervals": 2, "objects": 2}
+    assert deleted == {"pools": 0, "stations": 1, "buckets": 1, "streams": 1, "intervals": 2, "objects": 2}
     assert httpx.get(listing, params={"prefix": prefix}).json()["keys"] == []

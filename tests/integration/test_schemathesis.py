@@ -73,6 +73,12 @@ def _resources(api: httpx.Client) -> dict[str, str]:
         api.put(f"/v1/stations/{station}/configs/{prefix}g1", json={"configs": {"rate": 5}})
         ids.update({f"{prefix}pool": pool, f"{prefix}station": station, f"{prefix}stream": stream,
                     f"{prefix}group": f"{prefix}g1"})
+        ids[f"{prefix}client"] = _created(api.post("/v1/clients", json={
+            "name": "c", "grants": ["client_credentials"]}))["id"]
+        ids[f"{prefix}user"] = _created(api.post("/v1/users", json={
+            "username": f"{prefix}fuzz", "password": "fuzzing password", "scopes": ["read"]}))["id"]
+        ids[f"{prefix}issuer"] = _created(api.post("/v1/issuers", json={
+            "issuer": f"https://{prefix}fuzz.example", "audience": "a"}))["id"]
     blob = _created(api.post(f"/v1/stations/{ids['station']}/streams", json={"name": "b", "type": "object"}))["id"]
     api.post(f"/v1/streams/{blob}/objects", params={"timestamp": str(OBJECT_TS)}, content=b"\x00blob",
              headers={"Content-Type": "application/octet-stream"})

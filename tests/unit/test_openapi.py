@@ -33,12 +33,15 @@ def test_path_parameters_match_the_route_path() -> None:
             assert declared == set(re.findall(r"\{(\w+)\}", path)), path
 
 
-def test_public_routes_need_no_key_and_the_others_need_an_api_key_header() -> None:
+def test_public_routes_need_no_credential_and_the_others_an_api_key_or_bearer_token() -> None:
     document = openapi.build()
     scheme = document["components"]["securitySchemes"]["ApiKey"]
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
     assert "ApiKey <key>" in scheme["description"]
+    bearer = document["components"]["securitySchemes"]["Bearer"]
+    assert (bearer["type"], bearer["scheme"], bearer["bearerFormat"]) == ("http", "bearer", "JWT")
     assert document["security"] == [{"ApiKey": []}]
+    assert "Bearer <access token>" in scheme["description"]
     for route in ROUTES:
         if not route.path.startswith("/v1/"):
             continue

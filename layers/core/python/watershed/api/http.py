@@ -91,23 +91,29 @@ def resolver_for(function: str) -> APIGatewayRestResolver:
     """A resolver serving every route the route table gives this function."""
     app = APIGatewayRestResolver(strip_prefixes=None)
 
+    def serve(route: Route) -> Response[Any]:
+        try:
+            request = request_from(app.current_event.raw_event, route)
+            return to_response(operation_for(route)(request))
+        except WatershedError as error:
+            return to_response(error_reply(route.dialect, error))
+
     def bind(route: Route) -> None:
-        def endpoint(**_params: str) -> Response[Any]:
-            try:
-                request = request_from(app.current_event.raw_event, route)
-                return to_response(operation_for(route)(request))
-            except WatershedError as error:
-                return to_response(error_reply(route.dialect, error))
+        app.route(route.resolver_path, route.method)(lambda **_params: serve(route))
 
-        app.route(route.resolver_path, route.method)(endpoint)
-
-    for route in routes_for(function):
+    by_resource = {(r.method, r.path): r for r in routes_for(function)}
+    for route in by_resource.values():
         bind(route)
 
     @app.not_found
     def handle_not_found(_error: Exception) -> Response[Any]:
-        path = app.current_event.raw_event.get("path") or ""
-        return to_response(error_reply(dialect_for_path(path), _NoRoute("no such route")))
+        """API Gateway already matched the route (`resource`); Powertools' path pattern refuses some
+        characters (non-ASCII in a path parameter), so serve the route and let it say what is wrong."""
+        event = app.current_event.raw_event
+        route = by_resource.get((str(event.get("httpMethod") or ""), str(event.get("resource") or "")))
+        if route is not None:
+            return serve(route)
+        return to_response(error_reply(dialect_for_path(event.get("path") or ""), _NoRoute("no such route")))
 
     return app
 

@@ -15,6 +15,9 @@ from typing import Any
 from watershed import validation as v
 from watershed.api.routes import ROUTES, AuthMode, Route
 
+GRANTS = ("client_credentials", "authorization_code", "refresh_token", "implicit")
+SCOPE_NAMES = ("read", "write", "admin")
+
 Schema = dict[str, Any]
 PREFIX = "/v1/"
 TITLE = "Watershed native API"
@@ -205,6 +208,71 @@ COMPONENTS: dict[str, Schema] = {
     "ApiKeyCreated": {
         "allOf": [_ref("ApiKey"), {"type": "object", "required": ["key"],
                                    "properties": {"key": {"type": "string", "description": "shown only once"}}}],
+    },
+    "ApiKeyLife": {
+        "allOf": [_ref("ApiKey"), {"type": "object", "required": ["lastUsed"], "properties": {
+            "expires": _nullable(TIME_OUT), "rotated": TIME_OUT, "lastUsed": _nullable(TIME_OUT)}}],
+    },
+    "ApiKeyRotated": {
+        "allOf": [_ref("ApiKeyLife"), {"type": "object", "required": ["key"],
+                                       "properties": {"key": {"type": "string", "description": "shown only once"}}}],
+    },
+    "OAuthClient": {
+        "type": "object",
+        "required": ["id", "name", "grants", "redirectUris", "scopes", "public", "created"],
+        "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                       "grants": {"type": "array", "items": {"type": "string", "enum": list(GRANTS)}},
+                       "redirectUris": {"type": "array", "items": {"type": "string"}},
+                       "scopes": {"type": "array", "items": {"type": "string", "enum": list(SCOPE_NAMES)}},
+                       "pools": {"type": "array", "items": {"type": "string"}}, "public": {"type": "boolean"},
+                       "expires": _nullable(TIME_OUT), "created": TIME_OUT},
+    },
+    "OAuthClientCreate": _body(
+        {"name": NAME, "grants": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(GRANTS)}},
+         "redirectUris": {"type": "array", "maxItems": 20, "items": {"type": "string", "format": "uri"}},
+         "scopes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(SCOPE_NAMES)}},
+         "pools": {"type": "array", "items": {"type": "string"}}, "public": {"type": "boolean"},
+         "expires": TIME_IN},
+        ("name", "grants")),
+    "OAuthClientCreated": {
+        "allOf": [_ref("OAuthClient"), {"type": "object", "required": ["clientId", "clientSecret"],
+                                        "properties": {"clientId": {"type": "string"},
+                                                       "clientSecret": _nullable({"type": "string",
+                                                                                  "description": "shown only once"})}}],
+    },
+    "User": {
+        "type": "object",
+        "required": ["id", "username", "name", "scopes", "created"],
+        "properties": {"id": {"type": "string"}, "username": {"type": "string"}, "name": {"type": "string"},
+                       "scopes": {"type": "array", "items": {"type": "string", "enum": list(SCOPE_NAMES)}},
+                       "created": TIME_OUT},
+    },
+    "UserCreate": _body(
+        {"username": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"\S"},
+         "password": {"type": "string", "minLength": 12, "maxLength": 256}, "name": NAME,
+         "scopes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(SCOPE_NAMES)}}},
+        ("username", "password", "scopes")),
+    "Issuer": {
+        "type": "object",
+        "required": ["id", "issuer", "audience", "jwksUri", "scopeClaim", "scopeMap", "created"],
+        "properties": {"id": {"type": "string"}, "issuer": {"type": "string"}, "audience": {"type": "string"},
+                       "jwksUri": {"type": "string"}, "orgClaim": _nullable({"type": "string"}),
+                       "orgValue": _nullable({"type": "string"}), "scopeClaim": {"type": "string"},
+                       "scopeMap": {"type": "object", "additionalProperties": {"type": "string"}},
+                       "created": TIME_OUT},
+    },
+    "IssuerCreate": _body(
+        {"issuer": {"type": "string", "format": "uri"}, "audience": NAME,
+         "jwksUri": {"type": "string", "format": "uri"},
+         "orgClaim": {"type": "string"}, "orgValue": {"type": "string"}, "scopeClaim": {"type": "string"},
+         "scopeMap": {"type": "object", "additionalProperties": {"type": "string", "enum": list(SCOPE_NAMES)}}},
+        ("issuer", "audience")),
+    "Me": {
+        "type": "object",
+        "required": ["kind", "id", "org", "scopes", "pools", "scheme"],
+        "properties": {"kind": {"type": "string", "enum": ["key", "client", "user"]}, "id": {"type": "string"},
+                       "org": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}},
+                       "pools": {"type": "array", "items": {"type": "string"}}, "scheme": {"type": "string"}},
     },
     "Interval": {
         "type": "object",
@@ -417,6 +485,30 @@ OPERATIONS: dict[str, Doc] = {
     "create_key": Doc("Create an API key (shown once)", "keys", 201, _ref("ApiKeyCreated"), _ref("ApiKeyCreate")),
     "list_keys": Doc("List API keys", "keys", response=_list_of(_ref("ApiKey"))),
     "delete_key": Doc("Revoke an API key", "keys", 204),
+    "native_auth:get_key": Doc("An API key with its expiry and last use", "keys", response=_ref("ApiKeyLife")),
+    "native_auth:update_key": Doc("Set or clear (null) an API key's expiry", "keys", response=_ref("ApiKeyLife"),
+                                  body=_body({"expires": _nullable(TIME_IN)}, ("expires",))),
+    "native_auth:rotate_key": Doc("A new secret for a key; the old one works graceSeconds more (default 1 day)",
+                                  "keys", 201, _ref("ApiKeyRotated"),
+                                  _body({"graceSeconds": {"type": "integer", "minimum": 0, "maximum": 2592000}}),
+                                  body_required=False),
+    # OAuth clients, users, issuers, the caller
+    "native_auth:create_client": Doc("Register an OAuth client (the secret is shown once)", "oauth", 201,
+                                     _ref("OAuthClientCreated"), _ref("OAuthClientCreate")),
+    "native_auth:list_clients": Doc("List OAuth clients", "oauth", response=_list_of(_ref("OAuthClient"))),
+    "native_auth:get_client": Doc("Get an OAuth client", "oauth", response=_ref("OAuthClient")),
+    "native_auth:delete_client": Doc("Revoke an OAuth client and its tokens", "oauth", 204),
+    "native_auth:create_user": Doc("Create an organisation user (signs in on /oauth2/authorize)", "oauth", 201,
+                                   _ref("User"), _ref("UserCreate"), errors=(409,)),
+    "native_auth:list_users": Doc("List users", "oauth", response=_list_of(_ref("User"))),
+    "native_auth:get_user": Doc("Get a user", "oauth", response=_ref("User")),
+    "native_auth:delete_user": Doc("Delete a user; their tokens stop working", "oauth", 204),
+    "native_auth:create_issuer": Doc("Trust an external OIDC issuer", "oauth", 201, _ref("Issuer"),
+                                     _ref("IssuerCreate"), errors=(409,)),
+    "native_auth:list_issuers": Doc("List trusted issuers", "oauth", response=_list_of(_ref("Issuer"))),
+    "native_auth:delete_issuer": Doc("Stop trusting an issuer", "oauth", 204),
+    "native_auth:me": Doc("The caller: key, client or user, organisation and scopes", "oauth",
+                          response=_ref("Me")),
     # intervals
     "push_stream": Doc(
         "Push intervals to one stream (upsert; validated whole)", "intervals", response=_ref("Accepted"),
@@ -556,10 +648,20 @@ def build(routes: tuple[Route, ...] = ROUTES, server_url: str | None = None) -> 
                     "type": "apiKey",
                     "in": "header",
                     "name": "Authorization",
-                    "description": "`Authorization: ApiKey <key>`; keys have scopes read, write, admin.",
+                    "description": "`Authorization: ApiKey <key>`; keys have scopes read, write, admin. "
+                                   "Every route that takes a key also takes `Authorization: Bearer <access token>` "
+                                   "(the Bearer scheme; docs/auth.md).",
+                },
+                "Bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "An access token from /oauth2/token or a trusted OIDC issuer (docs/auth.md).",
                 },
             },
         },
+        # Bearer is declared beside ApiKey but not listed as an alternative: schemathesis cannot
+        # generate negative cases for an operation with two alternative schemes.
         "security": [{"ApiKey": []}],
     }
     if server_url:

@@ -34,6 +34,11 @@ def principal_for_key(key: str, scheme: Scheme = Scheme.API_KEY) -> Principal:
     found = store.get_lookup(_lookup_name(hash_key(key)))
     if found is None:
         raise Unauthorized("Unauthorized")
+    from watershed.services import key_lifecycle
+
+    if not key_lifecycle.still_valid(found):
+        raise Unauthorized("Unauthorized")
+    key_lifecycle.record_use(found["keyId"])
     return Principal(
         org=found["org"],
         scopes=expand_scopes(found["scopes"]),
