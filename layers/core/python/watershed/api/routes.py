@@ -134,15 +134,15 @@ ROUTES: tuple[Route, ...] = (
     _r("DELETE", "/v1/issuers/{id}", "catalog", "native_auth:delete_issuer", A),
     _r("GET", "/v1/me", "catalog", "native_auth:me", R),
     # the OAuth 2.0 authorization server (issue 21): public, RFC 6749 error bodies
-    _r("POST", "/oauth2/token", "oauth", "oauth:token", Scope.NONE, auth=AuthMode.NONE, schemes=(), dialect="oauth"),
-    _r("GET", "/oauth2/authorize", "oauth", "oauth:authorize_page", Scope.NONE, auth=AuthMode.NONE, schemes=(),
+    _r("POST", "/oauth2/token", "oauth", "oauth:token", Scope.NONE, auth=AuthMode.NONE, dialect="oauth"),
+    _r("GET", "/oauth2/authorize", "oauth", "oauth:authorize_page", Scope.NONE, auth=AuthMode.NONE,
        dialect="oauth"),
-    _r("POST", "/oauth2/authorize", "oauth", "oauth:authorize_submit", Scope.NONE, auth=AuthMode.NONE, schemes=(),
+    _r("POST", "/oauth2/authorize", "oauth", "oauth:authorize_submit", Scope.NONE, auth=AuthMode.NONE,
        dialect="oauth"),
-    _r("GET", "/.well-known/jwks.json", "oauth", "oauth:jwks", Scope.NONE, auth=AuthMode.NONE, schemes=(),
+    _r("GET", "/.well-known/jwks.json", "oauth", "oauth:jwks", Scope.NONE, auth=AuthMode.NONE,
        dialect="oauth"),
     _r("GET", "/.well-known/oauth-authorization-server", "oauth", "oauth:metadata", Scope.NONE,
-       auth=AuthMode.NONE, schemes=(), dialect="oauth"),
+       auth=AuthMode.NONE, dialect="oauth"),
     # the API's own description
     _r("GET", "/v1/openapi.json", "catalog", "native_meta:openapi_document", Scope.NONE, auth=AuthMode.NONE),
 )

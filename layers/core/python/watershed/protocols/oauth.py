@@ -37,7 +37,8 @@ def error_reply(error: WatershedError) -> Reply:
         code = "invalid_request"
     else:
         code = "server_error"
-    status = oauth.OAuthError.STATUS.get(code, 400) if error.status < 500 else error.status
+    status = oauth.OAuthError.STATUS.get(code, 400) if isinstance(error, oauth.OAuthError | Unauthorized) \
+        else error.status
     headers = dict(NO_STORE)
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="watershed"'
