@@ -161,6 +161,9 @@ FUNCTIONS: tuple[Function, ...] = (
              tables={"catalog": RW, "intervals": RO}, buckets={"lake": Access.WRITE}),
     Function("rollup", kind=Kind.WORKER, memory_mb=512, timeout_s=120, schedules=(Schedule("rate(1 minute)"),),
              tables={"catalog": RW, "intervals": RO, "rollups": RW}),
+    # the facades (issue 22): one function each, routes under their prefix in the route table
+    Function("customstream", memory_mb=512, timeout_s=29, tables={"catalog": RW, "intervals": RW}),
+    Function("bitpool", memory_mb=512, timeout_s=29, tables={"catalog": RW, "intervals": RW, "rollups": RO}),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

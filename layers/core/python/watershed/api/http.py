@@ -100,6 +100,8 @@ def resolver_for(function: str) -> APIGatewayRestResolver:
                 return to_response(error_reply(route.dialect, error))
 
         app.route(route.resolver_path, route.method)(endpoint)
+        # API Gateway REST serves `/a/b/` on the `/a/b` resource; facade clients send the slash
+        app.route(route.resolver_path + "/", route.method)(endpoint)
 
     for route in routes_for(function):
         bind(route)

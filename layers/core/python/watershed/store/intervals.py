@@ -173,3 +173,116 @@ def delete_range(stream_id: str, start: int, end: int, mark: bool = True) -> int
     requests = [{"DeleteRequest": {"Key": _key(stream_id, int(ts))}} for ts in keys]
     _batch_write(stream_id, requests, lambda r: {"stream": stream_id, "timestamp": _ts(r)}, mark)
     return len(keys)
+
+
+def iter_range(stream_id: str, start: int, end: int, *, descending: bool = False) -> Iterator[Interval]:
+    """Intervals with start <= ts <= end, page by page as the caller consumes them."""
+    for item in _query(stream_id, start, end, descending, None):
+        yield Interval(int(item["sk"]["N"]), decode_value(item["v"]["S"]))
+
+
+def get_at(stream_id: str, ts: int) -> Interval | None:
+    """The interval at one timestamp: one GetItem."""
+    data = _connection().connection.dispatch("GetItem", {
+        "TableName": IntervalItem.Meta.table_name, "Key": _key(stream_id, ts), "ConsistentRead": True,
+    })
+    usage.read_requests += 1
+    item = data.get("Item")
+    if item is None:
+        return None
+    usage.items_read += 1
+    return Interval(ts, decode_value(item["v"]["S"]))
+
+
+TX_ITEMS = 100
+"""TransactWriteItems takes at most 100 actions."""
+
+
+class Taken(Exception):
+    """A conditional insert found its key taken: `timestamps` (intervals) or `guards` (catalog names)."""
+
+    def __init__(self, timestamps: list[int], guards: list[str]) -> None:
+        super().__init__(f"taken: {timestamps} {guards}")
+        self.timestamps = timestamps
+        self.guards = guards
+
+
+def insert_new(
+    stream_id: str,
+    points: Sequence[Interval],
+    guards: dict[str, tuple[str, dict[str, Any]]],
+    drop: Sequence[tuple[int, str | None]] = (),
+    overwrite: dict[str, tuple[str, dict[str, Any]]] | None = None,
+) -> None:
+    """Insert intervals whose timestamps must be free, with catalog guard items that must be new,
+    atomically in one TransactWriteItems (at most 100 actions with the dirty markers).
+
+    `guards` maps a catalog pk to (org, document); `overwrite` the same for guards rewritten
+    whatever they held; `drop` lists (ts, guard pk or None) to delete in the same transaction (a
+    document moving to a new timestamp). A taken key raises Taken.
+    """
+    from watershed.store import rollups
+
+    table, catalog_table = IntervalItem.Meta.table_name, CatalogItem.Meta.table_name
+    touched = {(stream_id, p.timestamp - p.timestamp % BASE_MS) for p in points}
+    touched |= {(stream_id, ts - ts % BASE_MS) for ts, _ in drop}
+    actions: list[dict[str, Any]] = [
+        {"Put": {"TableName": catalog_table, "Item": m["PutRequest"]["Item"]}} for m in rollups.marker_puts(touched)
+    ]
+    for point in points:
+        item = {**_key(stream_id, point.timestamp), "v": {"S": encode_value(point.value)}}
+        actions.append({"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}})
+    names = list(guards)
+    for name in names:
+        org, doc = guards[name]
+        item = {"pk": {"S": name}, "sk": {"S": "GUARD"}, "kind": {"S": "guard"}, "org": {"S": org},
+                "doc": {"S": encode_value(doc)}}
+        actions.append({"Put": {"TableName": catalog_table, "Item": item,
+                                "ConditionExpression": "attribute_not_exists(pk)"}})
+    for name, (org, doc) in (overwrite or {}).items():
+        item = {"pk": {"S": name}, "sk": {"S": "GUARD"}, "kind": {"S": "guard"}, "org": {"S": org},
+                "doc": {"S": encode_value(doc)}}
+        actions.append({"Put": {"TableName": catalog_table, "Item": item}})
+    for ts, guard in drop:
+        actions.append({"Delete": {"TableName": table, "Key": _key(stream_id, ts)}})
+        if guard is not None and guard not in guards and guard not in (overwrite or {}):
+            actions.append({"Delete": {"TableName": catalog_table, "Key": {"pk": {"S": guard}, "sk": {"S": "GUARD"}}}})
+    if len(actions) > TX_ITEMS:
+        raise ValueError(f"{len(actions)} actions do not fit one transaction")
+    _transact(actions, len(touched), [p.timestamp for p in points], names)
+    usage.items_written += len(points)
+    usage.dirty_markers_written += len(touched)
+
+
+def _transact(actions: list[dict[str, Any]], markers: int, timestamps: list[int], names: list[str]) -> None:
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import PynamoDBException
+
+    usage.write_requests += 1
+    usage.write_units += 2 * len(actions)
+    try:
+        _connection().connection.dispatch("TransactWriteItems", {"TransactItems": actions})
+    except (ClientError, PynamoDBException) as error:
+        reasons = _cancellation_reasons(error)
+        if not reasons:
+            raise
+        failed = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
+        taken_ts = [ts for ts, no in zip(timestamps, failed[markers:], strict=False) if no]
+        taken_guards = [n for n, no in zip(names, failed[markers + len(timestamps):], strict=False) if no]
+        if taken_ts or taken_guards:
+            raise Taken(taken_ts, taken_guards) from None
+        raise Unavailable("DynamoDB refused the transaction; nothing was stored") from None
+
+
+def _cancellation_reasons(error: Exception) -> list[dict[str, Any]]:
+    """The per-action reasons of a cancelled transaction (pynamodb's list, or botocore's response)."""
+    parsed = getattr(error, "cancellation_reasons", None)
+    if parsed is not None:
+        return [{"Code": getattr(r, "code", None) if r is not None else "None"} for r in parsed]
+    response = getattr(error, "response", None) or {}
+    return list(response.get("CancellationReasons") or [])
+
+
+def delete_at(stream_id: str, ts: int, guard: str | None) -> None:
+    """Delete one interval and, with it, a catalog guard item (a document and its `_id`)."""
+    insert_new(stream_id, [], {}, [(ts, guard)])
