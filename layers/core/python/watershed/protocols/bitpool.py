@@ -191,7 +191,7 @@ def _logs(stream: Stream, items: Any, field: str) -> list[Interval]:
         at = f"{field}[{i}]"
         if not isinstance(item, dict):
             raise ValidationError("each log must be an object", at)
-        ts_name = "Ts" if "Ts" in item else "Timestamp"
+        ts_name = "Timestamp" if "Timestamp" in item and "Ts" not in item else "Ts"
         if item.get(ts_name) is None:
             raise ValidationError("The Ts field is required.", f"{at}.{ts_name}")
         points.append(Interval(parse_time(item[ts_name], f"{at}.{ts_name}"), _value(stream, item, at)))
