@@ -193,8 +193,8 @@ def test_auth_is_bitpool2_only_and_foreign_keys_see_404(platform: Platform, bp: 
 def test_bitpool_data_is_native_data_and_back(platform: Platform, bp: httpx.Client) -> None:
     pool_key, _, stream = _setup(bp)
     key = stream["StreamKey"]
-    assert bp.post(f"/public/v2/streams/{key}/logs", json=[{"Ts": "2026-11-21T10:00:00Z", "Val": 5.5},
-                                                          {"Ts": "2026-11-21T10:30:00Z", "Val": 6.5}]).status_code == 200
+    logs = [{"Ts": "2026-11-21T10:00:00Z", "Val": 5.5}, {"Ts": "2026-11-21T10:30:00Z", "Val": 6.5}]
+    assert bp.post(f"/public/v2/streams/{key}/logs", json=logs).status_code == 200
     with platform.client() as api:
         native = api.get(f"/v1/streams/{key}/intervals").json()["data"]
         assert native == [{"timestamp": "2026-11-21T10:00:00.000Z", "value": 5.5},
