@@ -163,6 +163,28 @@ ROUTES += (
 )
 
 
+# Byteport HTTP API v1 under /byteport: `_key` in the form or query (reads also ApiKey/Bearer),
+# plain-text errors (issue 22)
+_BYTEPORT_STORE = {"auth": AuthMode.HANDLER, "schemes": (Scheme.FORM_KEY,), "dialect": "byteport"}
+_BYTEPORT_READ = {"auth": AuthMode.HANDLER, "schemes": (Scheme.FORM_KEY, Scheme.API_KEY, Scheme.BEARER),
+                  "dialect": "byteport"}
+_BY = "/byteport/api/v1"
+ROUTES += (
+    _r("POST", f"{_BY}/timeseries/{{namespace}}/{{uid}}", "byteport", "byteport:store", W, **_BYTEPORT_STORE),
+    _r("GET", f"{_BY}/timeseries/{{namespace}}/{{uid}}", "byteport", "byteport:store", W, **_BYTEPORT_STORE),
+    _r("GET", f"{_BY}/timeseries/{{namespace}}/{{uid}}/{{field}}", "byteport", "byteport:timeseries", R,
+       **_BYTEPORT_READ),
+    _r("GET", f"{_BY}/value/{{namespace}}/{{uid}}/{{field}}/{{ref}}", "byteport", "byteport:value", R,
+       **_BYTEPORT_READ),
+    _r("GET", f"{_BY}/download/value/{{namespace}}/{{uid}}/{{field}}/{{ref}}", "byteport", "byteport:download", R,
+       **_BYTEPORT_READ),
+    _r("GET", f"{_BY}/namespace", "byteport", "byteport:namespaces", R, **_BYTEPORT_READ),
+    _r("GET", f"{_BY}/namespace/{{namespace}}/device", "byteport", "byteport:devices", R, **_BYTEPORT_READ),
+    _r("GET", f"{_BY}/search_devices", "byteport", "byteport:search_devices", R, **_BYTEPORT_READ),
+    _r("GET", f"{_BY}/echo", "byteport", "byteport:echo", Scope.NONE, auth=AuthMode.NONE, dialect="byteport"),
+)
+
+
 def routes_for(function: str) -> tuple[Route, ...]:
     """The routes one function serves."""
     return tuple(r for r in ROUTES if r.function == function)
