@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from local.events import stream_record_from_api
 from watershed.model import Interval, Stream
-from watershed.protocols.native_aggregates import FUNCTIONS
 from watershed.services import catalog, changes, rollup
+from watershed.services.aggregates import FUNCTIONS
 from watershed.services.rollup_query import series, value_of
 from watershed.services.rollup_time import bucket_start, parse_period, zone
 from watershed.store import intervals

@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from watershed import blobs, config
-from watershed.api.request import Request
 from watershed.errors import NotFound, ValidationError
 from watershed.model import Principal, Stream
+from watershed.services import aggregates
 from watershed.services import catalog as cat
 from watershed.store import intervals
 from watershed.timefmt import format_time, now_ms, parse_time
@@ -118,25 +118,18 @@ def _raw_rows(stream: Stream, start: int, end: int) -> Iterator[dict[str, Any]]:
         cursor = page[-1].timestamp + 1
 
 
-def _aggregated_rows(
-    principal: Principal, stream: Stream, record: dict[str, Any]
-) -> Iterator[dict[str, Any]]:
-    """Pages of the aggregates API itself, so an export is exactly what a query would answer."""
-    from watershed.protocols import native_aggregates
-
+def _aggregated_rows(stream: Stream, record: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Pages of the aggregate query itself, so an export is exactly what a query would answer."""
     aggregation = record["aggregation"]
-    query = {"start": str(record["start"]), "end": str(record["end"]), "limit": "1000",
-             **{k: v for k, v in aggregation.items() if v}}
+    params: dict[str, Any] = {"start": str(record["start"]), "end": str(record["end"]), "limit": "1000",
+                              **{k: v for k, v in aggregation.items() if v}}
     while True:
-        request = Request(path=f"/v1/streams/{stream.id}/intervals", path_params={"id": stream.id},
-                          query=dict(query), principal_or_none=principal)
-        reply = native_aggregates.pull(request, stream)
-        for item in reply.body["data"]:
-            yield {"stream": stream.id, **item}
-        cursor = (reply.body.get("paging") or {}).get("afterCursor")
-        if not cursor:
+        answer = aggregates.one(stream, params)
+        for start, values in answer.series[0].rows():
+            yield {"stream": stream.id, "timestamp": format_time(start), **values}
+        if not answer.cursor:
             return
-        query["cursor"] = cursor
+        params["cursor"] = answer.cursor
 
 
 def rows(record: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -144,7 +137,7 @@ def rows(record: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for i, stream_id in enumerate(record["streams"]):
         stream = cat.stream_from_doc(cat.get_stream(principal, stream_id, f"streams[{i}]"))
         if record.get("aggregation"):
-            yield from _aggregated_rows(principal, stream, record)
+            yield from _aggregated_rows(stream, record)
         else:
             yield from _raw_rows(stream, record["start"], record["end"])
 
