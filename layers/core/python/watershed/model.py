@@ -1,8 +1,13 @@
-"""The domain: organisations, pools, stations, streams, intervals. No AWS imports here."""
+"""The domain's types. No AWS imports here.
+
+Pools, stations, buckets and keys travel as their catalog documents (dicts shaped by
+services.catalog); the stream, the interval, the principal and the change are typed because
+every door handles them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -23,46 +28,6 @@ DEFAULT_BUCKET = "default"
 
 
 @dataclass
-class Organisation:
-    id: str
-    name: str
-    created: int
-
-
-@dataclass
-class Pool:
-    id: str
-    org: str
-    name: str
-    created: int
-    description: str = ""
-    auto_create_streams: bool = False
-
-
-@dataclass
-class Location:
-    lat: float
-    lon: float
-
-
-@dataclass
-class Station:
-    id: str
-    org: str
-    pool: str
-    name: str
-    key: str
-    created: int
-    labels: list[str] = field(default_factory=list)
-    serial_number: str | None = None
-    model: str | None = None
-    location: Location | None = None
-    secret_hash: str | None = None
-    is_online: bool = False
-    last_online_time: int | None = None
-
-
-@dataclass
 class Stream:
     id: str
     org: str
@@ -76,17 +41,6 @@ class Stream:
     unit: str | None = None
     time_zone: str = "UTC"
     retention_days: int | None = None
-
-
-@dataclass
-class ApiKey:
-    id: str
-    org: str
-    name: str
-    scopes: list[str]
-    pools: list[str]
-    created: int
-    prefix: str
 
 
 @dataclass(frozen=True)

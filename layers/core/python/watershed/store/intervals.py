@@ -13,7 +13,7 @@ from typing import Any
 
 from watershed.errors import Unavailable
 from watershed.model import Interval
-from watershed.store import batch, query
+from watershed.store import batch, markers, query
 from watershed.store.tables import CatalogItem, IntervalItem
 
 BACKOFF_BASE_S = 0.05
@@ -65,12 +65,10 @@ def _batch_write(stream_id: str, requests: list[dict[str, Any]], describe: Any, 
     Markers go first so a bucket is dirty before its new intervals can be read raw; the `changes`
     function marks the buckets again from the table's stream, after the write.
     """
-    from watershed.store import rollups
-
     buckets = {(stream_id, _ts(r) - _ts(r) % BASE_MS) for r in requests} if mark else set()
-    markers = [(CatalogItem.Meta.table_name, m) for m in rollups.marker_puts(buckets)]
+    dirty = [(CatalogItem.Meta.table_name, m) for m in markers.marker_puts(buckets)]
     table = IntervalItem.Meta.table_name
-    unstored = batch.write_tables(IntervalItem, [*markers, *((table, r) for r in requests)], _count_write,
+    unstored = batch.write_tables(IntervalItem, [*dirty, *((table, r) for r in requests)], _count_write,
                                   BACKOFF_BASE_S)
     if unstored:
         failed = [describe(r) for name, r in unstored if name == table]

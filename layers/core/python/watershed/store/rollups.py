@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,11 +26,12 @@ from botocore.exceptions import ClientError
 from watershed.errors import Unavailable
 from watershed.store import batch, query
 from watershed.store import intervals as intervals_store
+from watershed.store.markers import SHARDS, marker_puts
+from watershed.store.markers import marker_key as _marker_key
 from watershed.store.tables import CatalogItem, RollupItem
 
 PERIODS = ("15m", "1h", "1d", "1mo")
 BASE_MS = intervals_store.BASE_MS
-SHARDS = 8
 TOMBSTONE_TTL_S = 7 * 86_400
 
 
@@ -180,27 +179,6 @@ class Marker:
     stream: str
     bucket: int
     token: str
-
-
-def _shard(stream_id: str) -> int:
-    return zlib.crc32(stream_id.encode()) % SHARDS
-
-
-def _marker_key(stream_id: str, bucket: int) -> dict[str, Any]:
-    return {"pk": {"S": f"DIRTY#{_shard(stream_id)}"}, "sk": {"S": f"{stream_id}#{bucket:013d}"}}
-
-
-def marker_puts(buckets: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
-    """The PutRequests that mark (stream, 15m bucket start) pairs dirty, with a fresh token.
-
-    For the catalog table; the intervals repository sends them in its own BatchWriteItem calls so a
-    push's buckets are dirty by the time it answers (read-your-writes for aggregates).
-    """
-    token = uuid.uuid4().hex
-    return [
-        {"PutRequest": {"Item": {**_marker_key(stream, bucket), "kind": {"S": "dirty"}, "t": {"S": token}}}}
-        for stream, bucket in sorted(set(buckets))
-    ]
 
 
 def mark_dirty(buckets: Iterable[tuple[str, int]]) -> int:
