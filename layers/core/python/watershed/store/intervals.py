@@ -219,13 +219,11 @@ def insert_new(
     whatever they held; `drop` lists (ts, guard pk or None) to delete in the same transaction (a
     document moving to a new timestamp). A taken key raises Taken.
     """
-    from watershed.store import rollups
-
     table, catalog_table = IntervalItem.Meta.table_name, CatalogItem.Meta.table_name
     touched = {(stream_id, p.timestamp - p.timestamp % BASE_MS) for p in points}
     touched |= {(stream_id, ts - ts % BASE_MS) for ts, _ in drop}
     actions: list[dict[str, Any]] = [
-        {"Put": {"TableName": catalog_table, "Item": m["PutRequest"]["Item"]}} for m in rollups.marker_puts(touched)
+        {"Put": {"TableName": catalog_table, "Item": m["PutRequest"]["Item"]}} for m in markers.marker_puts(touched)
     ]
     for point in points:
         item = {**_key(stream_id, point.timestamp), "v": {"S": encode_value(point.value)}}
