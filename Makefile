@@ -31,5 +31,6 @@ bench: $(STAMP) layer
 	$(PY) tests/bench/bench_infra.py
 	$(PY) tests/bench/bench_rollup.py
 	$(PY) tests/bench/bench_mqtt.py
+	$(PY) tests/bench/bench_facades.py
 
 include infra.mk

@@ -75,19 +75,17 @@ def test_same_timestamp_twice_in_one_push_keeps_the_last(aws: None) -> None:
     assert intervals.query_range("s2", 0, 10) == [Interval(5, "b")]
 
 
-def test_insert_new_refuses_a_taken_timestamp_or_guard_and_stores_nothing_of_it(aws: None) -> None:
-    from watershed.store import catalog
+def test_reservations_never_overlap_and_follow_the_clock(aws: None) -> None:
+    first = intervals.reserve("s-docs", 10, 5_000)
+    second = intervals.reserve("s-docs", 3, 5_002)
+    later = intervals.reserve("s-docs", 1, 9_000)
+    assert (first, second, later) == (5_000, 5_010, 9_000)
+    assert intervals.reserve("other", 2, 5_000) == 5_000
 
-    intervals.insert_new("s-docs", [Interval(1000, {"a": 1}), Interval(1001, {"a": 2})],
-                         {"DOCID#s-docs#one": ("org", {"ts": 1000})})
-    with pytest.raises(intervals.Taken) as taken_ts:
-        intervals.insert_new("s-docs", [Interval(1002, {"a": 3}), Interval(1001, {"a": 4})], {})
-    assert taken_ts.value.timestamps == [1001] and taken_ts.value.guards == []
-    with pytest.raises(intervals.Taken) as taken_guard:
-        intervals.insert_new("s-docs", [Interval(1003, {"a": 5})], {"DOCID#s-docs#one": ("org", {"ts": 1003})})
-    assert taken_guard.value.guards == ["DOCID#s-docs#one"] and taken_guard.value.timestamps == []
-    assert [p.value for p in intervals.query_range("s-docs", 0, 5000)] == [{"a": 1}, {"a": 2}]
-    assert catalog.get_lookup("DOCID#s-docs#one") == {"ts": 1000}
-    intervals.delete_at("s-docs", 1000, "DOCID#s-docs#one")
-    assert catalog.get_lookup("DOCID#s-docs#one") is None and intervals.get_at("s-docs", 1000) is None
-    assert intervals.get_at("s-docs", 1001) == Interval(1001, {"a": 2})
+
+def test_get_at_and_delete_at_touch_one_timestamp(aws: None) -> None:
+    intervals.put_many("s-one", [Interval(1000, {"a": 1}), Interval(1001, {"a": 2})])
+    assert intervals.get_at("s-one", 1001) == Interval(1001, {"a": 2})
+    intervals.delete_at("s-one", 1000)
+    assert intervals.get_at("s-one", 1000) is None
+    assert [p.timestamp for p in intervals.iter_range("s-one", 0, 5000, descending=True)] == [1001]

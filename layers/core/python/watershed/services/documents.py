@@ -1,8 +1,9 @@
 """JSON documents in a `json` stream: Custom Stream's datasets (insert-only, `_id`, Mongo filters).
 
 A document is one interval whose timestamp is its arrival in ms, made unique within the stream:
-each document takes the next free millisecond after the stream's latest, and the insert is
-conditional, so two documents of the same millisecond are both kept. `_timestamp` is that key
+a write reserves as many consecutive milliseconds as it has documents from an atomic counter
+(from now, or after the last reservation), so two documents of the same millisecond are both
+kept and a batch keeps its order. `_timestamp` is that key
 in seconds, so a filter bounding `_timestamp` reads only that key range. Each `_id` is a guard
 item naming its document's timestamp: a look-up by `_id` is one GetItem, a duplicate a 409.
 """
@@ -16,21 +17,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from watershed.errors import Conflict, NotFound, ValidationError
+from watershed.errors import Conflict, NotFound, Unavailable, ValidationError
 from watershed.model import Interval, Principal, Stream, StreamType
 from watershed.services import catalog as cat
 from watershed.services import ingest, natural
+from watershed.store import catalog as store
 from watershed.store import intervals
-from watershed.store.tables import CatalogItem
 from watershed.timefmt import now_ms
 
 POOL_KEY = "customstream"
 STATION_KEY = "datasets"
-DOCS_PER_TX = 45
-"""Two actions per document (interval, `_id` guard) plus dirty markers within 100 per transaction."""
 MAX_ID_BYTES = 512
 MAX_DOCS = 10_000
-ATTEMPTS = 5
 ANNOTATIONS = ("_datasetid", "_timestamp", "_timestamp_year", "_timestamp_month", "_timestamp_day",
                "_timestamp_hour", "_timestamp_minute", "_timestamp_second")
 
@@ -86,77 +84,60 @@ def _doc_id(doc: dict[str, Any], field: str) -> str:
     return text
 
 
-def _next_free(stream: Stream) -> int:
-    latest = intervals.latest(stream.id)
-    now = now_ms()
-    return now if latest is None or latest.timestamp < now else latest.timestamp + 1
-
-
 def insert(stream: Stream, uuid: str, docs: list[Any]) -> list[dict[str, Any]]:
     """Store documents as given (each a JSON object), all or none; a taken `_id` is a 409."""
     if len(docs) > MAX_DOCS:
         raise ValidationError(f"at most {MAX_DOCS} documents per request", None)
     prepared: list[tuple[str, dict[str, Any]]] = []
-    seen: set[str] = set()
+    given: list[str] = []
     for i, doc in enumerate(docs):
         field = f"[{i}]" if len(docs) > 1 else "body"
         if not isinstance(doc, dict):
             raise ValidationError("each document must be a JSON object", field)
         doc_id = _doc_id(doc, field)
-        if doc_id in seen:
-            raise Conflict(f"duplicate _id {doc_id}", f"{field}._id")
-        seen.add(doc_id)
+        if doc.get("_id") is not None:
+            if doc_id in given:
+                raise Conflict(f"duplicate _id {doc_id}", f"{field}._id")
+            given.append(doc_id)
         ingest.check_value(StreamType.JSON, doc, field)
         prepared.append((doc_id, doc))
-    given = [doc_id for (doc_id, doc) in prepared if doc.get("_id") is not None]
-    if given:
-        taken = _existing(stream, given)
-        if taken:
-            raise Conflict(f"a document with _id {taken[0]} exists", "_id")
-    stored: list[dict[str, Any]] = []
-    written: list[tuple[int, str]] = []
+    _claim(stream, given)
+    base = intervals.reserve(stream.id, len(prepared), now_ms())
+    stored = [annotate(uuid, {**doc, "_id": doc_id}, base + i) for i, (doc_id, doc) in enumerate(prepared)]
+    locations = {_guard(stream, doc_id): (stream.org, {"ts": base + i, "field": "_id"})
+                 for i, (doc_id, _) in enumerate(prepared)}
     try:
-        for first in range(0, len(prepared), DOCS_PER_TX):
-            stored.extend(_insert_chunk(stream, uuid, prepared[first:first + DOCS_PER_TX], written))
-    except Conflict:
-        for ts, doc_id in written:
-            intervals.delete_at(stream.id, ts, _guard(stream, doc_id))
+        ingest.write(stream, [Interval(base + i, doc) for i, doc in enumerate(stored)])
+    except Unavailable:
+        store.delete_items([(_guard(stream, doc_id), store.GUARD) for doc_id in given])
         raise
+    store.put_guards(locations)
     return stored
 
 
-def _existing(stream: Stream, doc_ids: list[str]) -> list[str]:
-    """Which of these `_id`s the dataset holds: BatchGetItem on their guards, 100 a call."""
-    keys = [(_guard(stream, doc_id), "GUARD") for doc_id in doc_ids]
-    prefix = len(_guard(stream, ""))
-    return [item.pk[prefix:] for item in CatalogItem.batch_get(keys)]
+def _claim(stream: Stream, doc_ids: list[str]) -> None:
+    """Take the client-given `_id`s (one conditional put each), or none of them: a taken one is a 409.
 
-
-def _insert_chunk(stream: Stream, uuid: str, chunk: list[tuple[str, dict[str, Any]]],
-                  written: list[tuple[int, str]]) -> list[dict[str, Any]]:
-    for _ in range(ATTEMPTS):
-        base = _next_free(stream)
-        docs = [annotate(uuid, {**doc, "_id": doc_id}, base + i) for i, (doc_id, doc) in enumerate(chunk)]
-        points = [Interval(base + i, doc) for i, doc in enumerate(docs)]
-        guards = {_guard(stream, doc_id): (stream.org, {"ts": base + i, "field": "_id"})
-                  for i, (doc_id, _) in enumerate(chunk)}
-        try:
-            intervals.insert_new(stream.id, points, guards)
-        except intervals.Taken as taken:
-            if taken.guards:
-                raise Conflict("a document with this _id exists", "_id") from None
-            continue
-        written.extend((base + i, doc_id) for i, (doc_id, _) in enumerate(chunk))
-        return docs
-    raise Conflict("the dataset is too busy to take this write now; retry", None)
+    Generated ids need no claim: 64 random bits each, their guards are plain batched puts.
+    """
+    if not doc_ids:
+        return
+    names = [_guard(stream, doc_id) for doc_id in doc_ids]
+    taken = store.guards_taken(names)
+    if taken:
+        raise Conflict(f"a document with _id {taken[0][len(_guard(stream, '')):]} exists", "_id")
+    claimed: list[str] = []
+    for name in names:
+        if not store.create_guard(name, stream.org, {"ts": None, "field": "_id"}):
+            store.delete_items([(n, store.GUARD) for n in claimed])
+            raise Conflict(f"a document with _id {name[len(_guard(stream, '')):]} exists", "_id")
+        claimed.append(name)
 
 
 def _located(stream: Stream, doc_id: str) -> int | None:
     """The timestamp of the document with this `_id`: one GetItem on its guard."""
-    from watershed.store import catalog as store
-
     guard = store.get_lookup(_guard(stream, doc_id))
-    return None if guard is None else int(guard["ts"])
+    return None if guard is None or guard.get("ts") is None else int(guard["ts"])
 
 
 def get(stream: Stream, doc_id: str) -> dict[str, Any] | None:
@@ -166,7 +147,8 @@ def get(stream: Stream, doc_id: str) -> dict[str, Any] | None:
 
 
 def replace(stream: Stream, uuid: str, doc_id: str, doc: Any) -> bool:
-    """Replace the document with this `_id` (annotated anew, `_updated: true`); True if it existed."""
+    """Replace the document with this `_id` (annotated anew, `_updated: true`, so it moves to now);
+    True if it existed, else it is inserted with this `_id`."""
     if not isinstance(doc, dict):
         raise ValidationError("the document must be a JSON object", "body")
     old = _located(stream, doc_id)
@@ -174,17 +156,11 @@ def replace(stream: Stream, uuid: str, doc_id: str, doc: Any) -> bool:
         insert(stream, uuid, [{**doc, "_id": doc_id}])
         return False
     ingest.check_value(StreamType.JSON, doc, "body")
-    for _ in range(ATTEMPTS):
-        ts = _next_free(stream)
-        new = annotate(uuid, {**doc, "_id": doc_id, "_updated": True}, ts)
-        guard = _guard(stream, doc_id)
-        try:
-            intervals.insert_new(stream.id, [Interval(ts, new)], {}, [(old, None)],
-                                 overwrite={guard: (stream.org, {"ts": ts, "field": "_id"})})
-        except intervals.Taken:
-            continue
-        return True
-    raise Conflict("the dataset is too busy to take this write now; retry", None)
+    ts = intervals.reserve(stream.id, 1, now_ms())
+    ingest.write(stream, [Interval(ts, annotate(uuid, {**doc, "_id": doc_id, "_updated": True}, ts))])
+    store.put_guards({_guard(stream, doc_id): (stream.org, {"ts": ts, "field": "_id"})})
+    intervals.delete_at(stream.id, old)
+    return True
 
 
 def delete(stream: Stream, doc_id: str) -> bool:
@@ -192,7 +168,8 @@ def delete(stream: Stream, doc_id: str) -> bool:
     ts = _located(stream, doc_id)
     if ts is None:
         return False
-    intervals.delete_at(stream.id, ts, _guard(stream, doc_id))
+    intervals.delete_at(stream.id, ts)
+    store.delete_items([(_guard(stream, doc_id), store.GUARD)])
     return True
 
 

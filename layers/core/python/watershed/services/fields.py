@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from watershed.errors import ValidationError
-from watershed.model import Interval, Principal, Stream, StreamType
+from watershed.model import DEFAULT_BUCKET, Interval, Principal, Stream, StreamType
 from watershed.services import catalog as cat
 from watershed.services import ingest, natural, objects
 from watershed.timefmt import now_ms
@@ -134,15 +134,23 @@ def store(principal: Principal, namespace: str, uid: str, fields: dict[str, str]
     when = ts if ts is not None else now_ms()
     station = natural.station(principal, pool, uid, create=True)
     plans: list[tuple[dict[str, Any] | None, str, str, str, dict[str, Any]]] = []
+    known = _fields_of(station, list(fields))
     for name, text in fields.items():
-        doc = cat.find_stream_by_alias(station["id"], "default", name)
+        doc = known.get(name)
         kind, props = (doc["type"], doc.get("props") or {}) if doc is not None else infer_type(text)
         _check(kind, props, text, name)
         plans.append((doc, name, text, kind, props))
+    values: list[tuple[Stream, list[Interval]]] = []
     for doc, name, text, kind, props in plans:
         if doc is None:
             doc = natural.stream(station, name, kind, {"props": props})
-        _write(cat.stream_from_doc(doc), doc, text, name, when)
+        stream = cat.stream_from_doc(doc)
+        if stream.type is StreamType.OBJECT:
+            data, media_type = _decode_object(doc, text, name)
+            objects.store(stream, objects.Blob(data, media_type, when), when)
+        else:
+            values.append((stream, [Interval(when, _typed(stream.type, text, name))]))
+    ingest.write_many(values)
     _online(station, now_ms())
     return Stored(station, len(fields))
 
@@ -157,12 +165,13 @@ def _check(type_name: str, props: dict[str, Any], text: str, field: str) -> None
         _typed(kind, text, field)
 
 
-def _write(stream: Stream, doc: dict[str, Any], text: str, field: str, ts: int) -> None:
-    if stream.type is StreamType.OBJECT:
-        data, media_type = _decode_object(doc, text, field)
-        objects.store(stream, objects.Blob(data, media_type, ts), ts)
-    else:
-        ingest.write(stream, [Interval(ts, _typed(stream.type, text, field))])
+def _fields_of(station: dict[str, Any], names: list[str]) -> dict[str, dict[str, Any]]:
+    """The device's existing fields among `names`, by alias: GetItems for one or two, else one
+    Query over the station's streams."""
+    if len(names) <= 2:
+        found = {name: cat.find_stream_by_alias(station["id"], DEFAULT_BUCKET, name) for name in names}
+        return {name: doc for name, doc in found.items() if doc is not None}
+    return {doc["alias"]: doc for doc in cat.bucket_streams(station["id"], DEFAULT_BUCKET) if doc.get("alias")}
 
 
 def _online(station: dict[str, Any], at: int) -> None:

@@ -105,3 +105,9 @@ def write(stream: Stream, points: Sequence[Interval]) -> int:
     if not points:
         return 0
     return intervals.put_many(stream.id, points, retention_seconds(stream))
+
+
+def write_many(batches: Sequence[tuple[Stream, Sequence[Interval]]]) -> int:
+    """Store validated intervals of several streams in shared BatchWriteItem calls (a device's
+    fields in one call); returns how many distinct (stream, timestamp) pairs."""
+    return intervals.put_many_streams([(s.id, points, retention_seconds(s)) for s, points in batches if points])

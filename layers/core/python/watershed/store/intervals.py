@@ -65,7 +65,7 @@ def _batch_write(stream_id: str, requests: list[dict[str, Any]], describe: Any, 
     Markers go first so a bucket is dirty before its new intervals can be read raw; the `changes`
     function marks the buckets again from the table's stream, after the write.
     """
-    buckets = {(stream_id, _ts(r) - _ts(r) % BASE_MS) for r in requests} if mark else set()
+    buckets = {(_pk(r), _ts(r) - _ts(r) % BASE_MS) for r in requests} if mark else set()
     dirty = [(CatalogItem.Meta.table_name, m) for m in markers.marker_puts(buckets)]
     table = IntervalItem.Meta.table_name
     unstored = batch.write_tables(IntervalItem, [*dirty, *((table, r) for r in requests)], _count_write,
@@ -73,6 +73,11 @@ def _batch_write(stream_id: str, requests: list[dict[str, Any]], describe: Any, 
     if unstored:
         failed = [describe(r) for name, r in unstored if name == table]
         raise Unavailable("DynamoDB did not accept every interval; these were not stored", notStored=failed)
+
+
+def _pk(request: dict[str, Any]) -> str:
+    key = request["PutRequest"]["Item"] if "PutRequest" in request else request["DeleteRequest"]["Key"]
+    return str(key["pk"]["S"])
 
 
 def _ts(request: dict[str, Any]) -> int:
@@ -107,6 +112,22 @@ def put_many(stream_id: str, intervals: Sequence[Interval], expires_after_s: int
         requests.append({"PutRequest": {"Item": item}})
     _batch_write(stream_id, requests, lambda r: {"stream": stream_id, "timestamp": _ts(r)})
     return len(latest)
+
+
+def put_many_streams(batches: Sequence[tuple[str, Sequence[Interval], int | None]]) -> int:
+    """Upsert intervals of several streams in the same BatchWriteItem calls: (stream id, intervals,
+    expires_after_s) each, as put_many does for one; returns how many distinct (stream, ts)."""
+    requests = []
+    for stream_id, points, expires_after_s in batches:
+        latest = {p.timestamp: p.value for p in points}
+        for ts, value in latest.items():
+            item = {**_key(stream_id, ts), "v": {"S": encode_value(value)}}
+            if expires_after_s is not None:
+                item["expires"] = {"N": str(ts // 1000 + expires_after_s)}
+            requests.append({"PutRequest": {"Item": item}})
+    if requests:
+        _batch_write("", requests, lambda r: {"stream": _pk(r), "timestamp": _ts(r)})
+    return len(requests)
 
 
 def _query(
@@ -192,93 +213,35 @@ def get_at(stream_id: str, ts: int) -> Interval | None:
     return Interval(ts, decode_value(item["v"]["S"]))
 
 
-TX_ITEMS = 100
-"""TransactWriteItems takes at most 100 actions."""
-
-
-class Taken(Exception):
-    """A conditional insert found its key taken: `timestamps` (intervals) or `guards` (catalog names)."""
-
-    def __init__(self, timestamps: list[int], guards: list[str]) -> None:
-        super().__init__(f"taken: {timestamps} {guards}")
-        self.timestamps = timestamps
-        self.guards = guards
-
-
-def insert_new(
-    stream_id: str,
-    points: Sequence[Interval],
-    guards: dict[str, tuple[str, dict[str, Any]]],
-    drop: Sequence[tuple[int, str | None]] = (),
-    overwrite: dict[str, tuple[str, dict[str, Any]]] | None = None,
-) -> None:
-    """Insert intervals whose timestamps must be free, with catalog guard items that must be new,
-    atomically in one TransactWriteItems (at most 100 actions with the dirty markers).
-
-    `guards` maps a catalog pk to (org, document); `overwrite` the same for guards rewritten
-    whatever they held; `drop` lists (ts, guard pk or None) to delete in the same transaction (a
-    document moving to a new timestamp). A taken key raises Taken.
-    """
-    table, catalog_table = IntervalItem.Meta.table_name, CatalogItem.Meta.table_name
-    touched = {(stream_id, p.timestamp - p.timestamp % BASE_MS) for p in points}
-    touched |= {(stream_id, ts - ts % BASE_MS) for ts, _ in drop}
-    actions: list[dict[str, Any]] = [
-        {"Put": {"TableName": catalog_table, "Item": m["PutRequest"]["Item"]}} for m in markers.marker_puts(touched)
-    ]
-    for point in points:
-        item = {**_key(stream_id, point.timestamp), "v": {"S": encode_value(point.value)}}
-        actions.append({"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}})
-    names = list(guards)
-    for name in names:
-        org, doc = guards[name]
-        item = {"pk": {"S": name}, "sk": {"S": "GUARD"}, "kind": {"S": "guard"}, "org": {"S": org},
-                "doc": {"S": encode_value(doc)}}
-        actions.append({"Put": {"TableName": catalog_table, "Item": item,
-                                "ConditionExpression": "attribute_not_exists(pk)"}})
-    for name, (org, doc) in (overwrite or {}).items():
-        item = {"pk": {"S": name}, "sk": {"S": "GUARD"}, "kind": {"S": "guard"}, "org": {"S": org},
-                "doc": {"S": encode_value(doc)}}
-        actions.append({"Put": {"TableName": catalog_table, "Item": item}})
-    for ts, guard in drop:
-        actions.append({"Delete": {"TableName": table, "Key": _key(stream_id, ts)}})
-        if guard is not None and guard not in guards and guard not in (overwrite or {}):
-            actions.append({"Delete": {"TableName": catalog_table, "Key": {"pk": {"S": guard}, "sk": {"S": "GUARD"}}}})
-    if len(actions) > TX_ITEMS:
-        raise ValueError(f"{len(actions)} actions do not fit one transaction")
-    _transact(actions, len(touched), [p.timestamp for p in points], names)
-    usage.items_written += len(points)
-    usage.dirty_markers_written += len(touched)
-
-
-def _transact(actions: list[dict[str, Any]], markers: int, timestamps: list[int], names: list[str]) -> None:
+def reserve(stream_id: str, count: int, now: int) -> int:
+    """The first of `count` consecutive timestamps no other call of this stream gets: from `now`,
+    or after the last reservation when that is later. A counter item in the catalog, one or two
+    conditional UpdateItems; callers then write plain upserts that cannot collide."""
     from botocore.exceptions import ClientError
-    from pynamodb.exceptions import PynamoDBException
 
-    usage.write_requests += 1
-    usage.write_units += 2 * len(actions)
+    connection = _connection().connection
+    key = {"pk": {"S": f"SEQ#{stream_id}"}, "sk": {"S": "SEQ"}}
+    params: dict[str, Any] = {
+        "TableName": CatalogItem.Meta.table_name, "Key": key, "ReturnValues": "UPDATED_NEW",
+        "UpdateExpression": "SET hi = :end", "ConditionExpression": "attribute_not_exists(hi) OR hi <= :now",
+        "ExpressionAttributeValues": {":end": {"N": str(now + count)}, ":now": {"N": str(now)}},
+    }
     try:
-        _connection().connection.dispatch("TransactWriteItems", {"TransactItems": actions})
-    except (ClientError, PynamoDBException) as error:
-        reasons = _cancellation_reasons(error)
-        if not reasons:
+        connection.dispatch("UpdateItem", params)
+        usage.write_requests += 1
+        return now
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
-        failed = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
-        taken_ts = [ts for ts, no in zip(timestamps, failed[markers:], strict=False) if no]
-        taken_guards = [n for n, no in zip(names, failed[markers + len(timestamps):], strict=False) if no]
-        if taken_ts or taken_guards:
-            raise Taken(taken_ts, taken_guards) from None
-        raise Unavailable("DynamoDB refused the transaction; nothing was stored") from None
+    data = connection.dispatch("UpdateItem", {
+        "TableName": CatalogItem.Meta.table_name, "Key": key, "ReturnValues": "UPDATED_NEW",
+        "UpdateExpression": "ADD hi :n", "ExpressionAttributeValues": {":n": {"N": str(count)}},
+    })
+    usage.write_requests += 2
+    return int(data["Attributes"]["hi"]["N"]) - count
 
 
-def _cancellation_reasons(error: Exception) -> list[dict[str, Any]]:
-    """The per-action reasons of a cancelled transaction (pynamodb's list, or botocore's response)."""
-    parsed = getattr(error, "cancellation_reasons", None)
-    if parsed is not None:
-        return [{"Code": getattr(r, "code", None) if r is not None else "None"} for r in parsed]
-    response = getattr(error, "response", None) or {}
-    return list(response.get("CancellationReasons") or [])
-
-
-def delete_at(stream_id: str, ts: int, guard: str | None) -> None:
-    """Delete one interval and, with it, a catalog guard item (a document and its `_id`)."""
-    insert_new(stream_id, [], {}, [(ts, guard)])
+def delete_at(stream_id: str, ts: int) -> None:
+    """Delete the interval at one timestamp (its 15m bucket marked dirty in the same call)."""
+    _batch_write(stream_id, [{"DeleteRequest": {"Key": _key(stream_id, ts)}}],
+                 lambda r: {"stream": stream_id, "timestamp": _ts(r)})
