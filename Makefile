@@ -34,5 +34,6 @@ bench: $(STAMP) layer
 	$(PY) tests/bench/bench_local_doors.py
 	$(PY) tests/bench/bench_auth.py
 	$(PY) tests/bench/bench_websocket.py
+	$(PY) tests/bench/bench_facades.py
 
 include infra.mk

@@ -209,6 +209,11 @@ FUNCTIONS: tuple[Function, ...] = (
             routes=("$connect", "$disconnect", "$default", "subscribe", "unsubscribe", "ping", "push"),
         ),
     ),
+    # the facades (issue 22): one function each, routes under their prefix in the route table
+    Function("customstream", memory_mb=512, timeout_s=29, tables={"catalog": RW, "intervals": RW}),
+    Function("bitpool", memory_mb=512, timeout_s=29, tables={"catalog": RW, "intervals": RW, "rollups": RO}),
+    Function("byteport", memory_mb=1024, timeout_s=29, tables={"catalog": RW, "intervals": RW, "rollups": RO},
+             buckets={"objects": RW}),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

@@ -130,6 +130,9 @@ class Gateway:
             return await self._local(request, path)
         method = request.method.upper()
         matched, allowed = self._match(method, path)
+        if matched is None and len(path) > 1 and path.endswith("/"):
+            # as API Gateway REST does: `/a/b/` is served by the `/a/b` resource
+            matched, allowed = self._match(method, path.rstrip("/"))
         if matched is None:
             if allowed:
                 return _error(

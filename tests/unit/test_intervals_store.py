@@ -73,3 +73,19 @@ def test_a_push_marks_its_buckets_dirty_in_the_same_calls(aws: None) -> None:
 def test_same_timestamp_twice_in_one_push_keeps_the_last(aws: None) -> None:
     assert intervals.put_many("s2", [Interval(5, "a"), Interval(5, "b")]) == 1
     assert intervals.query_range("s2", 0, 10) == [Interval(5, "b")]
+
+
+def test_reservations_never_overlap_and_follow_the_clock(aws: None) -> None:
+    first = intervals.reserve("s-docs", 10, 5_000)
+    second = intervals.reserve("s-docs", 3, 5_002)
+    later = intervals.reserve("s-docs", 1, 9_000)
+    assert (first, second, later) == (5_000, 5_010, 9_000)
+    assert intervals.reserve("other", 2, 5_000) == 5_000
+
+
+def test_get_at_and_delete_at_touch_one_timestamp(aws: None) -> None:
+    intervals.put_many("s-one", [Interval(1000, {"a": 1}), Interval(1001, {"a": 2})])
+    assert intervals.get_at("s-one", 1001) == Interval(1001, {"a": 2})
+    intervals.delete_at("s-one", 1000)
+    assert intervals.get_at("s-one", 1000) is None
+    assert [p.timestamp for p in intervals.iter_range("s-one", 0, 5000, descending=True)] == [1001]

@@ -100,6 +100,8 @@ def resolver_for(function: str) -> APIGatewayRestResolver:
 
     def bind(route: Route) -> None:
         app.route(route.resolver_path, route.method)(lambda **_params: serve(route))
+        # API Gateway REST serves `/a/b/` on the `/a/b` resource; facade clients send the slash
+        app.route(route.resolver_path + "/", route.method)(lambda **_params: serve(route))
 
     by_resource = {(r.method, r.path): r for r in routes_for(function)}
     for route in by_resource.values():

@@ -148,6 +148,69 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+# Custom Stream (MK Data Hub) under /customstream: HTTP Basic, plain-text errors (issue 22)
+_CUSTOMSTREAM = {"auth": AuthMode.HANDLER, "schemes": (Scheme.BASIC,), "dialect": "customstream"}
+ROUTES += (
+    _r("PUT", "/customstream/data/object/{uuid}", "customstream", "customstream:put_object", W, **_CUSTOMSTREAM),
+    _r("POST", "/customstream/data/object/{uuid}", "customstream", "customstream:put_object", W, **_CUSTOMSTREAM),
+    _r("PUT", "/customstream/data/object/{uuid}/{docid}", "customstream", "customstream:replace_object", W,
+       **_CUSTOMSTREAM),
+    _r("POST", "/customstream/data/object/{uuid}/{docid}", "customstream", "customstream:replace_object", W,
+       **_CUSTOMSTREAM),
+    _r("DELETE", "/customstream/data/object/{uuid}/{docid}", "customstream", "customstream:delete_object", W,
+       **_CUSTOMSTREAM),
+    _r("GET", "/customstream/data/query/{uuid}", "customstream", "customstream:query_all", R, **_CUSTOMSTREAM),
+    _r("POST", "/customstream/data/query/{uuid}", "customstream", "customstream:query_filter", R, **_CUSTOMSTREAM),
+    _r("GET", "/customstream/read", "customstream", "customstream:legacy_read", R, **_CUSTOMSTREAM),
+)
+
+
+# Bitpool API v2 under /bitpool: `Authorization: Bitpool2 <key>`, {"Message","Errors"} errors (issue 22)
+_BITPOOL = {"auth": AuthMode.HANDLER, "schemes": (Scheme.BITPOOL2,), "dialect": "bitpool"}
+_BP = "/bitpool/public/v2"
+ROUTES += (
+    _r("POST", f"{_BP}/pools", "bitpool", "bitpool:create_pool", A, **_BITPOOL),
+    _r("GET", f"{_BP}/pools", "bitpool", "bitpool:list_pools", R, **_BITPOOL),
+    _r("GET", f"{_BP}/pools/{{poolKey}}", "bitpool", "bitpool:get_pool", R, **_BITPOOL),
+    _r("POST", f"{_BP}/pools/{{poolKey}}/stations", "bitpool", "bitpool:create_station", A, **_BITPOOL),
+    _r("GET", f"{_BP}/pools/{{poolKey}}/stations", "bitpool", "bitpool:list_stations", R, **_BITPOOL),
+    _r("POST", f"{_BP}/pools/{{poolKey}}/stations/{{stationId}}/streams", "bitpool", "bitpool:create_stream", A,
+       **_BITPOOL),
+    _r("GET", f"{_BP}/pools/{{poolKey}}/stations/{{stationId}}/streams", "bitpool", "bitpool:list_streams", R,
+       **_BITPOOL),
+    _r("GET", f"{_BP}/streams/{{streamKey}}", "bitpool", "bitpool:get_stream", R, **_BITPOOL),
+    _r("POST", f"{_BP}/streams/logs", "bitpool", "bitpool:push_bulk", W, **_BITPOOL),
+    _r("POST", f"{_BP}/streams/{{streamKey}}/logs", "bitpool", "bitpool:push_logs", W, **_BITPOOL),
+    _r("GET", f"{_BP}/streams/{{streamKey}}/logs", "bitpool", "bitpool:pull_logs", R, **_BITPOOL),
+    _r("GET", f"{_BP}/streams/{{streamKey}}/logs/aggregated", "bitpool", "bitpool:pull_aggregated", R, **_BITPOOL),
+    _r("GET", "/bitpool/rest/BitPool_V1/pools/web-search", "bitpool", "bitpool:search_pools", R, **_BITPOOL),
+    _r("GET", "/bitpool/rest/BitPool_V1/pool/{poolKey}/streams/web-search", "bitpool", "bitpool:search_streams", R,
+       **_BITPOOL),
+)
+
+
+# Byteport HTTP API v1 under /byteport: `_key` in the form or query (reads also ApiKey/Bearer),
+# plain-text errors (issue 22)
+_BYTEPORT_STORE = {"auth": AuthMode.HANDLER, "schemes": (Scheme.FORM_KEY,), "dialect": "byteport"}
+_BYTEPORT_READ = {"auth": AuthMode.HANDLER, "schemes": (Scheme.FORM_KEY, Scheme.API_KEY, Scheme.BEARER),
+                  "dialect": "byteport"}
+_BY = "/byteport/api/v1"
+ROUTES += (
+    _r("POST", f"{_BY}/timeseries/{{namespace}}/{{uid}}", "byteport", "byteport:store", W, **_BYTEPORT_STORE),
+    _r("GET", f"{_BY}/timeseries/{{namespace}}/{{uid}}", "byteport", "byteport:store", W, **_BYTEPORT_STORE),
+    _r("GET", f"{_BY}/timeseries/{{namespace}}/{{uid}}/{{field}}", "byteport", "byteport:timeseries", R,
+       **_BYTEPORT_READ),
+    _r("GET", f"{_BY}/value/{{namespace}}/{{uid}}/{{field}}/{{ref}}", "byteport", "byteport:value", R,
+       **_BYTEPORT_READ),
+    _r("GET", f"{_BY}/download/value/{{namespace}}/{{uid}}/{{field}}/{{ref}}", "byteport", "byteport:download", R,
+       **_BYTEPORT_READ),
+    _r("GET", f"{_BY}/namespace", "byteport", "byteport:namespaces", R, **_BYTEPORT_READ),
+    _r("GET", f"{_BY}/namespace/{{namespace}}/device", "byteport", "byteport:devices", R, **_BYTEPORT_READ),
+    _r("GET", f"{_BY}/search_devices", "byteport", "byteport:search_devices", R, **_BYTEPORT_READ),
+    _r("GET", f"{_BY}/echo", "byteport", "byteport:echo", Scope.NONE, auth=AuthMode.NONE, dialect="byteport"),
+)
+
+
 def routes_for(function: str) -> tuple[Route, ...]:
     """The routes one function serves."""
     return tuple(r for r in ROUTES if r.function == function)

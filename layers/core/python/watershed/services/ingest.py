@@ -162,3 +162,9 @@ def push_many(principal: Principal, body: Any) -> int:
         point = parse_interval(streams[stream_id], item, f"[{i}]", extra=("stream",))
         batches.setdefault(stream_id, []).append(point)
     return sum(write(streams[stream_id], points) for stream_id, points in batches.items())
+
+
+def write_many(batches: Sequence[tuple[Stream, Sequence[Interval]]]) -> int:
+    """Store validated intervals of several streams in shared BatchWriteItem calls (a device's
+    fields in one call); returns how many distinct (stream, timestamp) pairs."""
+    return intervals.put_many_streams([(s.id, points, retention_seconds(s)) for s, points in batches if points])

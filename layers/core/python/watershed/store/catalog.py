@@ -147,3 +147,26 @@ def create_if_absent(kind: str, doc: dict[str, Any], parent: tuple[str, str] | N
             return False
         raise
     return True
+
+
+def create_guard(name: str, org: str, body: dict[str, Any]) -> bool:
+    """A guard item unless the name is taken (one conditional put); True when it was written."""
+    try:
+        CatalogItem(name, GUARD, kind="guard", org=org, doc=body).save(condition=CatalogItem.pk.does_not_exist())
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def put_guards(items: dict[str, tuple[str, dict[str, Any]]]) -> None:
+    """Write guard items whatever they held (BatchWriteItem, 25 a call): names already known free."""
+    with CatalogItem.batch_write() as batch:
+        for name, (org, body) in items.items():
+            batch.save(CatalogItem(name, GUARD, kind="guard", org=org, doc=body))
+
+
+def guards_taken(names: list[str]) -> list[str]:
+    """Which of these guard names exist (BatchGetItem, 100 a call)."""
+    return [item.pk for item in CatalogItem.batch_get([(name, GUARD) for name in names])]

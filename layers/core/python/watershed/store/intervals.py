@@ -66,7 +66,7 @@ def _batch_write(stream_id: str, requests: list[dict[str, Any]], describe: Any, 
     Markers go first so a bucket is dirty before its new intervals can be read raw; the `changes`
     function marks the buckets again from the table's stream, after the write.
     """
-    buckets = {(stream_id, _ts(r) - _ts(r) % BASE_MS) for r in requests} if mark else set()
+    buckets = {(_pk(r), _ts(r) - _ts(r) % BASE_MS) for r in requests} if mark else set()
     dirty = [(CatalogItem.Meta.table_name, m) for m in markers.marker_puts(buckets)]
     table = IntervalItem.Meta.table_name
     unstored = batch.write_tables(IntervalItem, [*dirty, *((table, r) for r in requests)], _count_write,
@@ -74,6 +74,11 @@ def _batch_write(stream_id: str, requests: list[dict[str, Any]], describe: Any, 
     if unstored:
         failed = [describe(r) for name, r in unstored if name == table]
         raise Unavailable("DynamoDB did not accept every interval; these were not stored", notStored=failed)
+
+
+def _pk(request: dict[str, Any]) -> str:
+    key = request["PutRequest"]["Item"] if "PutRequest" in request else request["DeleteRequest"]["Key"]
+    return str(key["pk"]["S"])
 
 
 def _ts(request: dict[str, Any]) -> int:
@@ -108,6 +113,22 @@ def put_many(stream_id: str, intervals: Sequence[Interval], expires_after_s: int
         requests.append({"PutRequest": {"Item": item}})
     _batch_write(stream_id, requests, lambda r: {"stream": stream_id, "timestamp": _ts(r)})
     return len(latest)
+
+
+def put_many_streams(batches: Sequence[tuple[str, Sequence[Interval], int | None]]) -> int:
+    """Upsert intervals of several streams in the same BatchWriteItem calls: (stream id, intervals,
+    expires_after_s) each, as put_many does for one; returns how many distinct (stream, ts)."""
+    requests = []
+    for stream_id, points, expires_after_s in batches:
+        latest = {p.timestamp: p.value for p in points}
+        for ts, value in latest.items():
+            item = {**_key(stream_id, ts), "v": {"S": encode_value(value)}}
+            if expires_after_s is not None:
+                item["expires"] = {"N": str(ts // 1000 + expires_after_s)}
+            requests.append({"PutRequest": {"Item": item}})
+    if requests:
+        _batch_write("", requests, lambda r: {"stream": _pk(r), "timestamp": _ts(r)})
+    return len(requests)
 
 
 def _query(
@@ -172,3 +193,56 @@ def delete_range(stream_id: str, start: int, end: int, mark: bool = True) -> int
     requests = [{"DeleteRequest": {"Key": _key(stream_id, int(ts))}} for ts in keys]
     _batch_write(stream_id, requests, lambda r: {"stream": stream_id, "timestamp": _ts(r)}, mark)
     return len(keys)
+
+
+def iter_range(stream_id: str, start: int, end: int, *, descending: bool = False) -> Iterator[Interval]:
+    """Intervals with start <= ts <= end, page by page as the caller consumes them."""
+    for item in _query(stream_id, start, end, descending, None):
+        yield Interval(int(item["sk"]["N"]), decode_value(item["v"]["S"]))
+
+
+def get_at(stream_id: str, ts: int) -> Interval | None:
+    """The interval at one timestamp: one GetItem."""
+    data = _connection().connection.dispatch("GetItem", {
+        "TableName": IntervalItem.Meta.table_name, "Key": _key(stream_id, ts), "ConsistentRead": True,
+    })
+    usage.read_requests += 1
+    item = data.get("Item")
+    if item is None:
+        return None
+    usage.items_read += 1
+    return Interval(ts, decode_value(item["v"]["S"]))
+
+
+def reserve(stream_id: str, count: int, now: int) -> int:
+    """The first of `count` consecutive timestamps no other call of this stream gets: from `now`,
+    or after the last reservation when that is later. A counter item in the catalog, one or two
+    conditional UpdateItems; callers then write plain upserts that cannot collide."""
+    from botocore.exceptions import ClientError
+
+    connection = _connection().connection
+    key = {"pk": {"S": f"SEQ#{stream_id}"}, "sk": {"S": "SEQ"}}
+    params: dict[str, Any] = {
+        "TableName": CatalogItem.Meta.table_name, "Key": key, "ReturnValues": "UPDATED_NEW",
+        "UpdateExpression": "SET hi = :end", "ConditionExpression": "attribute_not_exists(hi) OR hi <= :now",
+        "ExpressionAttributeValues": {":end": {"N": str(now + count)}, ":now": {"N": str(now)}},
+    }
+    try:
+        connection.dispatch("UpdateItem", params)
+        usage.write_requests += 1
+        return now
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+    data = connection.dispatch("UpdateItem", {
+        "TableName": CatalogItem.Meta.table_name, "Key": key, "ReturnValues": "UPDATED_NEW",
+        "UpdateExpression": "ADD hi :n", "ExpressionAttributeValues": {":n": {"N": str(count)}},
+    })
+    usage.write_requests += 2
+    return int(data["Attributes"]["hi"]["N"]) - count
+
+
+def delete_at(stream_id: str, ts: int) -> None:
+    """Delete the interval at one timestamp (its 15m bucket marked dirty in the same call)."""
+    _batch_write(stream_id, [{"DeleteRequest": {"Key": _key(stream_id, ts)}}],
+                 lambda r: {"stream": stream_id, "timestamp": _ts(r)})

@@ -1,0 +1,5 @@
+"""The bitpool function: its facade's routes (in watershed.api.routes)."""
+
+from watershed.api.http import http_handler
+
+lambda_handler = http_handler("bitpool")
