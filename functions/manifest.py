@@ -210,9 +210,9 @@ FUNCTIONS: tuple[Function, ...] = (
         ),
     ),
     # the facades (issue 22): one function each, routes under their prefix in the route table
-    Function("customstream", memory_mb=512, timeout_s=29, tables={"catalog": RW, "intervals": RW}),
-    Function("bitpool", memory_mb=512, timeout_s=29, tables={"catalog": RW, "intervals": RW, "rollups": RO}),
-    Function("byteport", memory_mb=1024, timeout_s=29, tables={"catalog": RW, "intervals": RW, "rollups": RO},
+    Function("customstream", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW}),
+    Function("bitpool", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW, "rollups": RO}),
+    Function("byteport", memory_mb=1024, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW, "rollups": RO},
              buckets={"objects": RW}),
 )
 

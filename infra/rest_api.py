@@ -63,6 +63,8 @@ becomes a 404 `not_found`, as the handlers answer for an unknown id.
 
 STATUS_OVERRIDES = {"MISSING_AUTHENTICATION_TOKEN": "404"}
 
+BROWSER_DIALECTS = frozenset({"native", "oauth"})
+"""Routes whose callers may be browsers, so they answer CORS preflights."""
 CORS_HEADERS = ["Content-Type", "Authorization", "X-Amz-Date", "X-Api-Key", "X-Amz-Security-Token"]
 
 
@@ -101,12 +103,6 @@ class RestApi(Construct):
             binary_media_types=list(BINARY_MEDIA_TYPES),
             # The account-wide logging role lives in the bootstrap stack (infra/account.py).
             cloud_watch_role=False,
-            default_cors_preflight_options=apigw.CorsOptions(
-                allow_origins=list(settings.cors_origins),
-                allow_methods=apigw.Cors.ALL_METHODS,
-                allow_headers=CORS_HEADERS,
-                max_age=Duration.hours(1),
-            ),
             deploy_options=apigw.StageOptions(
                 stage_name=settings.stage,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
@@ -129,6 +125,15 @@ class RestApi(Construct):
                 data_trace_enabled=False,
             ),
         )
+        # CORS preflights only on the paths browsers call (native and OAuth routes, not the facades'
+        # device and script clients), and only on route paths: a stack holds at most 500 resources.
+        self._cors = apigw.CorsOptions(
+            allow_origins=list(settings.cors_origins),
+            allow_methods=apigw.Cors.ALL_METHODS,
+            allow_headers=CORS_HEADERS,
+            max_age=Duration.hours(1),
+        )
+        self._preflighted: set[str] = set()
         self._gateway_responses(settings)
         self.authorizer = self._authorizer(functions, handlers)
         self.methods: dict[tuple[str, str], apigw.Method] = {}
@@ -184,6 +189,12 @@ class RestApi(Construct):
         if key in self.methods:
             raise ValueError(f"route {key} is declared twice")
         resource = self.api.root.resource_for_path(route.path.strip("/"))
+        if route.dialect in BROWSER_DIALECTS and route.path not in self._preflighted:
+            resource.add_cors_preflight(
+                allow_origins=self._cors.allow_origins, allow_methods=self._cors.allow_methods,
+                allow_headers=self._cors.allow_headers, max_age=self._cors.max_age,
+            )
+            self._preflighted.add(route.path)
         if route.auth is AuthMode.GATEWAY:
             assert self.authorizer is not None
             method = resource.add_method(
