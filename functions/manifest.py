@@ -212,8 +212,8 @@ FUNCTIONS: tuple[Function, ...] = (
     # the facades (issue 22): one function each, routes under their prefix in the route table
     Function("customstream", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW}),
     Function("bitpool", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW, "rollups": RO}),
-    Function("byteport", memory_mb=1024, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW, "rollups": RO},
-             buckets={"objects": RW}),
+    Function("byteport", memory_mb=1024, timeout_s=API_TIMEOUT_S,
+             tables={"catalog": RW, "intervals": RW, "rollups": RO}, buckets={"objects": RW}),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}
