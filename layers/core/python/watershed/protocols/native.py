@@ -60,10 +60,10 @@ def _page(
         previous_token = signing.sign({"s": scope, "k": rows[0][0], "d": "b"}) if has_previous else None
     elif after is not None:
         previous_token = signing.sign({"s": scope, "k": after + AT_OR_BEFORE, "d": "b"})
-    return Reply(200, _listing(request, [out(doc) for _, doc in rows], next_token, previous_token))
+    return Reply(200, listing(request, [out(doc) for _, doc in rows], next_token, previous_token))
 
 
-def _listing(request: Request, data: list[Any], token: str | None, previous: str | None = None) -> dict[str, Any]:
+def listing(request: Request, data: list[Any], token: str | None, previous: str | None = None) -> dict[str, Any]:
     return {
         "data": data,
         "paging": {
@@ -95,7 +95,7 @@ def list_pools(request: Request) -> Reply:
     p = request.principal
     if request.query.get("key"):
         found = cat.find_pool_by_key(p, request.query["key"])
-        return Reply(200, _listing(request, [cat.public(found)] if found else [], None))
+        return Reply(200, listing(request, [cat.public(found)] if found else [], None))
     keep = cat.label_filter(request.query)
     return _page(request, f"pools:{p.org}", lambda after, before: cat.list_pools(p, after, before), keep)
 
@@ -124,7 +124,7 @@ def list_stations(request: Request) -> Reply:
     if request.query.get("key"):
         cat.get_pool(p, request.id)
         found = cat.find_station_by_key(p, request.id, request.query["key"])
-        return Reply(200, _listing(request, [cat.public(found)] if found else [], None))
+        return Reply(200, listing(request, [cat.public(found)] if found else [], None))
     keep = cat.station_filter(request.query)
     return _page(request, f"stations:{request.id}",
                  lambda after, before: cat.list_stations(p, request.id, after, before), keep)
@@ -181,7 +181,7 @@ def list_streams(request: Request) -> Reply:
         cat.get_station(p, request.id)
         found = cat.find_stream_by_alias(request.id, request.query.get("bucket") or DEFAULT_BUCKET,
                                          request.query["alias"])
-        return Reply(200, _listing(request, [cat.public(found)] if found else [], None))
+        return Reply(200, listing(request, [cat.public(found)] if found else [], None))
     keep = cat.label_filter(request.query)
     return _page(request, f"streams:{request.id}",
                  lambda after, before: cat.list_streams(p, request.id, after, before), keep)
@@ -209,7 +209,7 @@ def create_key(request: Request) -> Reply:
 
 def list_keys(request: Request) -> Reply:
     data = [cat.public(doc) for doc in keys.list_keys(request.principal)]
-    return Reply(200, _listing(request, data, None))
+    return Reply(200, listing(request, data, None))
 
 
 def delete_key(request: Request) -> Reply:
@@ -251,7 +251,7 @@ def pull(request: Request) -> Reply:
 
         return native_aggregates.pull(request, stream)
     page = query.pull(stream, request.query)
-    return Reply(200, _listing(request, [query.interval_out(i) for i in page.items], page.cursor))
+    return Reply(200, listing(request, [query.interval_out(i) for i in page.items], page.cursor))
 
 
 def summary(request: Request) -> Reply:
@@ -284,7 +284,7 @@ def station_latest(request: Request) -> Reply:
             "stream": doc["id"], "name": doc["name"], "alias": doc.get("alias"), "bucket": doc.get("bucket"),
             **(query.interval_out(found) if found else {"timestamp": None, "value": None}),
         })
-    return Reply(200, _listing(request, data, None))
+    return Reply(200, listing(request, data, None))
 
 
 def query_many(request: Request) -> Reply:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from watershed.api.request import Reply, Request
+from watershed.protocols import native
 from watershed.services import issuers, key_lifecycle, oauth, users
 from watershed.timefmt import format_time
 
@@ -25,17 +26,13 @@ def _user(doc: dict[str, Any]) -> dict[str, Any]:
     return _out(doc, users.INTERNAL)
 
 
-def _listing(data: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"data": data, "paging": {"afterCursor": None, "nextLink": None}}
-
-
 def create_client(request: Request) -> Reply:
     doc, secret = oauth.create_client(request.principal.org, request.json())
     return Reply(201, {**_client(doc), "clientId": doc["id"], "clientSecret": secret})
 
 
 def list_clients(request: Request) -> Reply:
-    return Reply(200, _listing([_client(d) for d in oauth.list_clients(request.principal.org)]))
+    return Reply(200, native.listing(request, [_client(d) for d in oauth.list_clients(request.principal.org)], None))
 
 
 def get_client(request: Request) -> Reply:
@@ -52,7 +49,7 @@ def create_user(request: Request) -> Reply:
 
 
 def list_users(request: Request) -> Reply:
-    return Reply(200, _listing([_user(d) for d in users.list_users(request.principal.org)]))
+    return Reply(200, native.listing(request, [_user(d) for d in users.list_users(request.principal.org)], None))
 
 
 def get_user(request: Request) -> Reply:
@@ -69,7 +66,7 @@ def create_issuer(request: Request) -> Reply:
 
 
 def list_issuers(request: Request) -> Reply:
-    return Reply(200, _listing([_out(d, ()) for d in issuers.list_trusts(request.principal.org)]))
+    return Reply(200, native.listing(request, [_out(d, ()) for d in issuers.list_trusts(request.principal.org)], None))
 
 
 def delete_issuer(request: Request) -> Reply:
