@@ -15,7 +15,7 @@ from aws_cdk import Acknowledgment, App, CfnResource, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-from watershed.api.routes import AuthMode
+from watershed.api.routes import AuthMode, gateway_resource
 
 if TYPE_CHECKING:
     from infra.stack import WatershedStack
@@ -163,7 +163,10 @@ def _rest_api(stack: WatershedStack) -> None:
     }
     for function in stack.manifest:
         for route in function.routes:
-            if route.auth is AuthMode.GATEWAY:
+            if route.auth is AuthMode.GATEWAY or gateway_resource(route) != route.path:
                 continue
             method = stack.rest_api.methods[(route.method.upper(), route.path)]
             acknowledge(method, "APIG4", f"{route.method} {route.path}: {reasons[route.auth]}")
+    for (verb, path), method in stack.rest_api.methods.items():
+        if verb == "ANY":
+            acknowledge(method, "APIG4", f"{path}: a facade's routes; {reasons[AuthMode.HANDLER]}")

@@ -1,4 +1,5 @@
-"""The REST API: one method per route of every HTTP function (watershed.api.routes via the manifest).
+"""The REST API: one method per native and OAuth route, one greedy `ANY /<prefix>/{proxy+}` method
+per facade prefix (watershed.api.routes.GATEWAY_ROUTED_DIALECTS says why), from the manifest.
 
 `gateway` routes run the REQUEST authorizer built from the manifest's REST_AUTHORIZER function;
 `handler` and `none` routes have no gateway authorizer (DESIGN §4). Errors API Gateway produces
@@ -17,7 +18,7 @@ from constructs import Construct
 
 from functions.manifest import Function, Kind
 from infra.settings import Settings
-from watershed.api.routes import AuthMode, Route
+from watershed.api.routes import PROXY, AuthMode, Route, gateway_resource, proxied_prefixes
 
 BINARY_MEDIA_TYPES = ("*/*",)
 """Every body is binary to API Gateway, so object uploads and downloads of any content type pass
@@ -137,6 +138,7 @@ class RestApi(Construct):
         self._gateway_responses(settings)
         self.authorizer = self._authorizer(functions, handlers)
         self.methods: dict[tuple[str, str], apigw.Method] = {}
+        proxies = proxied_prefixes(r for f in functions for r in f.routes)
         for function in functions:
             if function.routes and function.kind is not Kind.HTTP:
                 raise ValueError(f"{function.name!r} has routes but is a {function.kind} function")
@@ -149,7 +151,11 @@ class RestApi(Construct):
                 scope_permission_to_method=False,
             )
             for route in function.routes:
-                self._method(route, integration)
+                if gateway_resource(route) == route.path:
+                    self._method(route, integration)
+            for resource, served_by in proxies.items():
+                if served_by == function.name:
+                    self._proxy(resource, integration)
         self._preflights_as_text()
 
     def _preflights_as_text(self) -> None:
@@ -212,6 +218,14 @@ class RestApi(Construct):
                 operation_name=route.operation,
             )
         self.methods[key] = method
+
+    def _proxy(self, path: str, integration: apigw.LambdaIntegration) -> None:
+        """A facade prefix's one method: any verb, any path below; the handler matches the route."""
+        assert path.endswith("/" + PROXY)
+        resource = self.api.root.resource_for_path(path.strip("/"))
+        self.methods[("ANY", path)] = resource.add_method(
+            "ANY", integration, authorization_type=apigw.AuthorizationType.NONE, operation_name=path
+        )
 
     def _gateway_responses(self, settings: Settings) -> None:
         origin = settings.cors_origins[0] if settings.cors_origins else "*"

@@ -17,12 +17,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from local import events, s3proxy
 from local.runtime import Runtime
+from watershed.api.routes import gateway_resource
 
 log = logging.getLogger("watershed.local.http")
 
@@ -94,6 +96,10 @@ class Gateway:
 
             routes = http_routes()
         self.routes = [_CompiledRoute(r, _compile(r.path)) for r in routes]
+        self._proxies = {
+            gateway_resource(r).strip("/").split("/", 1)[0]: r for r in reversed(routes)
+            if gateway_resource(r) != r.path
+        }
         if authorizer is None:
             found = runtime.functions_of_kind("rest_authorizer")
             authorizer = found[0].name if found else None
@@ -133,6 +139,10 @@ class Gateway:
         if matched is None and len(path) > 1 and path.endswith("/"):
             # as API Gateway REST does: `/a/b/` is served by the `/a/b` resource
             matched, allowed = self._match(method, path.rstrip("/"))
+        proxy = self._proxies.get(path.strip("/").split("/", 1)[0])
+        if proxy is not None and (matched is None or gateway_resource(matched[0]) != matched[0].path):
+            # a facade's greedy `/<prefix>/{proxy+}` method: any method, any path under the prefix
+            matched = (proxy, {"proxy": unquote(path.strip("/").split("/", 1)[1]) if "/" in path.strip("/") else ""})
         if matched is None:
             if allowed:
                 return _error(
@@ -160,7 +170,7 @@ class Gateway:
                 return _error(denied.status, denied.code, denied.message)
         event = events.rest_proxy_event(
             method=method,
-            resource=route.path,
+            resource=gateway_resource(route),
             path=path,
             headers=headers,
             query=query,

@@ -6,7 +6,7 @@ from typing import Any
 
 from infra.rest_api import BINARY_MEDIA_TYPES, GATEWAY_ERRORS
 from tests.infra.support import Synth, references
-from watershed.api.routes import AuthMode
+from watershed.api.routes import AuthMode, Route, gateway_resource, proxied_prefixes
 
 
 def _paths(synth: Synth) -> dict[str, str]:
@@ -38,18 +38,42 @@ def _methods(synth: Synth) -> dict[tuple[str, str], dict[str, Any]]:
     return methods
 
 
+def _method_of(route: Route) -> tuple[str, str]:
+    """The method that serves a route: its own, or its facade prefix's greedy `ANY` proxy."""
+    resource = gateway_resource(route)
+    return (route.method, route.path) if resource == route.path else ("ANY", resource)
+
+
 def test_methods_are_exactly_the_manifest_routes(synth: Synth) -> None:
-    routes = {(r.method, r.path) for f in synth.functions for r in f.routes}
+    routes = {_method_of(r) for f in synth.functions for r in f.routes}
     methods = {key for key in _methods(synth) if key[0] != "OPTIONS"}
     assert routes
     assert methods == routes
+
+
+def test_facades_are_one_greedy_proxy_per_prefix_and_native_routes_a_method_each(real: Synth) -> None:
+    routes = [r for f in real.functions for r in f.routes]
+    methods = _methods(real)
+    proxies = proxied_prefixes(routes)
+    assert {"/bitpool/{proxy+}", "/byteport/{proxy+}", "/customstream/{proxy+}"} <= set(proxies)
+    assert {key for key in methods if key[0] == "ANY"} == {("ANY", p) for p in proxies}
+    for resource, function in proxies.items():
+        assert references(methods[("ANY", resource)]["Integration"]["Uri"]) == {real.function_id(function)}
+    native = [r for r in routes if r.dialect == "native"]
+    assert native and all((r.method, r.path) in methods for r in native)
+    assert not any(path.startswith(("/bitpool/", "/byteport/")) and "{proxy+}" not in path for _, path in methods)
+
+
+def test_the_stack_stays_under_cloudformations_resource_limit(real: Synth) -> None:
+    count = len(real.resources)
+    assert count < 450, f"{count} resources: CloudFormation refuses a stack of more than 500"
 
 
 def test_each_method_calls_its_function_through_a_proxy_integration(synth: Synth) -> None:
     methods = _methods(synth)
     for function in synth.functions:
         for route in function.routes:
-            integration = methods[(route.method, route.path)]["Integration"]
+            integration = methods[_method_of(route)]["Integration"]
             assert integration["Type"] == "AWS_PROXY"
             assert references(integration["Uri"]) == {synth.function_id(function.name)}
 
@@ -66,7 +90,7 @@ def test_gateway_routes_use_the_authorizer_and_others_none(synth: Synth) -> None
     methods = _methods(synth)
     for function in synth.functions:
         for route in function.routes:
-            method = methods[(route.method, route.path)]
+            method = methods[_method_of(route)]
             if route.auth is AuthMode.GATEWAY:
                 assert method["AuthorizationType"] == "CUSTOM"
                 assert method["AuthorizerId"] == {"Ref": authorizer_id}

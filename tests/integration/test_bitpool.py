@@ -220,3 +220,10 @@ def test_string_streams_take_valstr(bp: httpx.Client) -> None:
                                                            "ValStr": "open"}]).status_code == 200
     row = bp.get(f"/public/v2/streams/{key}/logs").json()["Data"][0]
     assert (row["Value"], row["ValueString"]) == (None, "open")
+
+
+def test_unknown_paths_and_methods_under_the_facade_answer_in_its_dialect(bp: httpx.Client) -> None:
+    """One greedy proxy serves the facade in the cloud and locally: the facade answers its 404s."""
+    for response in (bp.get("/public/v2/no-such-resource"), bp.delete("/public/v2/pools")):
+        assert response.status_code == 404
+        assert set(response.json()) == {"Message", "Errors"}

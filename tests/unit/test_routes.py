@@ -9,7 +9,7 @@ import pytest
 
 from functions.manifest import BY_NAME, Kind
 from watershed.api import http
-from watershed.api.routes import ROUTES, AuthMode, Route
+from watershed.api.routes import ROUTES, AuthMode, Route, Scope, gateway_resource, match, proxied_prefixes, routes_for
 from watershed.errors import NotFound
 
 
@@ -26,3 +26,39 @@ def test_route_resolves(route: Route) -> None:
 def test_no_route_is_declared_twice() -> None:
     keys = [(r.method, r.path) for r in ROUTES]
     assert len(keys) == len(set(keys))
+
+
+def _proxy_event(method: str, path: str, proxy: str, prefix: str = "/bitpool") -> dict[str, object]:
+    return {"httpMethod": method, "resource": f"{prefix}/{{proxy+}}", "path": path,
+            "pathParameters": {"proxy": proxy}}
+
+
+def test_a_facade_proxy_event_becomes_its_routes_own_event() -> None:
+    routes = routes_for("bitpool")
+    event = http.unproxied(_proxy_event("GET", "/bitpool/public/v2/pools/p%2F1", "public/v2/pools/p/1"), routes)
+    assert event["resource"] == "/bitpool/public/v2/pools/{poolKey}"
+    assert event["pathParameters"] == {"poolKey": "p/1"}  # the encoded slash stays in its segment
+    event = http.unproxied(_proxy_event("GET", "/bitpool/public/v2/pools/caf%C3%A9/", "public/v2/pools/café/"), routes)
+    assert event["pathParameters"] == {"poolKey": "café"}
+
+
+def test_a_proxy_event_no_route_matches_is_left_for_the_facade_to_answer() -> None:
+    event = _proxy_event("DELETE", "/bitpool/public/v2/pools", "public/v2/pools")
+    assert http.unproxied(event, routes_for("bitpool")) is event
+
+
+def test_literal_segments_win_over_parameters() -> None:
+    routes = (Route("GET", "/x/{id}", "f", "a", Scope.READ, dialect="bitpool"),
+              Route("GET", "/x/new", "f", "b", Scope.READ, dialect="bitpool"))
+    assert match(routes, "GET", ["x", "new"]) == (routes[1], {})
+    assert match(routes, "GET", ["x", "7"]) == (routes[0], {"id": "7"})
+    assert match(routes, "GET", ["x", ""]) is None
+
+
+def test_one_function_per_greedy_proxy() -> None:
+    clash = (Route("GET", "/f/a", "one", "a", Scope.READ, dialect="bitpool"),
+             Route("GET", "/f/b", "two", "b", Scope.READ, dialect="bitpool"))
+    with pytest.raises(ValueError, match="would serve both"):
+        proxied_prefixes(clash)
+    assert proxied_prefixes(ROUTES)["/bitpool/{proxy+}"] == "bitpool"
+    assert all(gateway_resource(r) == r.path for r in ROUTES if r.dialect == "native")

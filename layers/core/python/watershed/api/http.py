@@ -12,7 +12,7 @@ import importlib
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -20,7 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from watershed.api.request import Reply, Request
-from watershed.api.routes import AuthMode, Route, dialect_for_path, routes_for
+from watershed.api.routes import PROXY, AuthMode, Route, dialect_for_path, match, routes_for
 from watershed.errors import PayloadTooLarge, WatershedError
 from watershed.model import Scheme
 from watershed.services import auth
@@ -104,7 +104,8 @@ def resolver_for(function: str) -> APIGatewayRestResolver:
         app.route(route.resolver_path + "/", route.method)(lambda **_params: serve(route))
 
     by_resource = {(r.method, r.path): r for r in routes_for(function)}
-    for route in by_resource.values():
+    # literal segments before parameters, as API Gateway matches (`/a/new` before `/a/{id}`)
+    for route in sorted(by_resource.values(), key=lambda r: [p.startswith("{") for p in r.path.split("/")]):
         bind(route)
 
     @app.not_found
@@ -120,17 +121,46 @@ def resolver_for(function: str) -> APIGatewayRestResolver:
     return app
 
 
+def unproxied(event: dict[str, Any], routes: tuple[Route, ...]) -> dict[str, Any]:
+    """An event of a facade's greedy `/<prefix>/{proxy+}` method, as its route's own resource
+    would have sent it (`resource`, `pathParameters`); unchanged when no route matches, so the
+    facade answers its own 404."""
+    resource = str(event.get("resource") or "")
+    if not resource.endswith("/" + PROXY):
+        return event
+    prefix = resource[: -len(PROXY)].strip("/").split("/")
+    proxy = str((event.get("pathParameters") or {}).get("proxy") or "").strip("/")
+    segments = prefix + _proxied(str(event.get("path") or ""), prefix, proxy)
+    found = match(routes, str(event.get("httpMethod") or ""), segments)
+    if found is None:
+        return event
+    route, params = found
+    return {**event, "resource": route.path, "pathParameters": params or None}
+
+
+def _proxied(path: str, prefix: list[str], proxy: str) -> list[str]:
+    """The decoded segments after the prefix, read from the still-encoded `path` where it can be
+    (an encoded `/` then stays in its segment), else from the decoded proxy parameter."""
+    raw = path.strip("/").split("/")
+    for start in range(len(raw) - len(prefix) + 1):
+        tail = raw[start + len(prefix):]
+        if raw[start:start + len(prefix)] == prefix and unquote("/".join(tail)) == proxy:
+            return [unquote(part) for part in tail]
+    return proxy.split("/") if proxy else []
+
+
 def http_handler(function: str) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda entry point of an HTTP function: logging, metrics, and its routes' resolver."""
     logger = Logger()
     metrics = Metrics()
     app = resolver_for(function)
+    routes = routes_for(function)
 
     @logger.inject_lambda_context
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-        return app.resolve(event, context)
+        return app.resolve(unproxied(event, routes), context)
 
     return lambda_handler
 

@@ -7,8 +7,10 @@ layer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import unquote
 
 from watershed.model import Scheme
 
@@ -232,3 +234,66 @@ def dialect_for_path(path: str) -> str:
         if route.path == head or route.path.startswith(head + "/"):
             return route.dialect
     return "native"
+
+
+GATEWAY_ROUTED_DIALECTS = frozenset({"native", "oauth"})
+"""Dialects whose routes get an API Gateway method each: the gateway authorizer, CORS preflights
+for browsers, a metric per operation. Every other dialect (a facade's) is served through one
+greedy `ANY /<prefix>/{proxy+}` method per path prefix, and its handler finds the route: facades
+authenticate in the handler anyway, an unknown path under a facade then answers in the facade's
+dialect rather than the gateway's, and the stack stays under CloudFormation's 500 resources
+however many routes the facades declare."""
+
+PROXY = "{proxy+}"
+
+
+def gateway_resource(route: Route) -> str:
+    """The API Gateway resource that serves a route: its own path, or its prefix's greedy proxy."""
+    if route.dialect in GATEWAY_ROUTED_DIALECTS:
+        return route.path
+    return f"/{route.path.strip('/').split('/', 1)[0]}/{PROXY}"
+
+
+def proxied_prefixes(routes: Iterable[Route]) -> dict[str, str]:
+    """Each greedy proxy resource and the one function behind it."""
+    functions: dict[str, str] = {}
+    for route in routes:
+        resource = gateway_resource(route)
+        if resource == route.path:
+            continue
+        if functions.setdefault(resource, route.function) != route.function:
+            raise ValueError(f"{resource} would serve both {functions[resource]!r} and {route.function!r}")
+    return functions
+
+
+def match(routes: Iterable[Route], method: str, segments: list[str]) -> tuple[Route, dict[str, str]] | None:
+    """The route a request's (decoded) path segments select, with its path parameters.
+
+    As API Gateway does, a literal segment wins over a parameter at the same place.
+    """
+    best: tuple[tuple[bool, ...], Route, dict[str, str]] | None = None
+    for route in routes:
+        if route.method != method.upper():
+            continue
+        pattern = route.path.strip("/").split("/")
+        if len(pattern) != len(segments):
+            continue
+        params: dict[str, str] = {}
+        for part, segment in zip(pattern, segments, strict=True):
+            if part.startswith("{") and part.endswith("}"):
+                if not segment:
+                    break
+                params[part[1:-1]] = segment
+            elif part != segment:
+                break
+        else:
+            rank = tuple(part.startswith("{") for part in pattern)
+            if best is None or rank < best[0]:
+                best = (rank, route, params)
+    return None if best is None else (best[1], best[2])
+
+
+def path_segments(path: str) -> list[str]:
+    """A request path's decoded segments (an encoded `/` stays inside its segment)."""
+    stripped = path.strip("/")
+    return [unquote(part) for part in stripped.split("/")] if stripped else []
