@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from watershed import topics
-from watershed.protocols import oring_mqtt
 from watershed.services.mqtt import authorizer
 
 
@@ -45,6 +44,6 @@ def test_a_stage_prefix_reaches_the_policy_and_the_credentials_answer(monkeypatc
         f"{arn}:topicfilter/dev/things/s1/config/expected/*",
         f"{arn}:topic/dev/things/s1/config/expected/*",
     ]
-    assert oring_mqtt.station_of_client("dev:thing:s1") == "s1"
-    assert oring_mqtt.station_of_client("thing:s1") is None
-    assert oring_mqtt.expected_topic("s1", "g") == "dev/things/s1/config/expected/g"
+    assert topics.SCHEME.station_of_client("dev:thing:s1") == "s1"
+    assert topics.SCHEME.station_of_client("thing:s1") is None
+    assert topics.SCHEME.expected("s1", "g") == "dev/things/s1/config/expected/g"

@@ -14,9 +14,11 @@ default (docs/deploy.md); an account that hosts several stages gives each a pref
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from watershed.config import MQTT_TOPIC_PREFIX_ENV as PREFIX_ENV
 
@@ -102,6 +104,12 @@ class Scheme:
         if self.prefix:
             where += f" AND startswith(clientId, '{self.prefix}:')"
         return f"SELECT * FROM '{PRESENCE_FILTER}' WHERE {where}"
+
+
+def config_message(values: dict[str, Any]) -> bytes:
+    """The retained expected config as a device reads it: an array of `{"id", "value"}` (the
+    ORing payload shape Watershed's device contract adopted)."""
+    return json.dumps([{"id": key, "value": value} for key, value in values.items()]).encode()
 
 
 def from_environment() -> Scheme:

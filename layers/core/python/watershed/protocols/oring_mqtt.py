@@ -9,40 +9,34 @@ ORing's `$thing/{id}/$data/{bucket}` is `things/{id}/data/{bucket}` here, and
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
-from watershed import jsontext, topics
-from watershed.errors import ValidationError
+from watershed import jsontext
+from watershed.errors import ValidationError, WatershedError
+from watershed.services.mqtt import dead_letters, events, ingest, presence
+from watershed.services.mqtt.items import DataItem, Rejected
 from watershed.timefmt import parse_time
 
 DATA_FIELDS = ("id", "value", "timestamp")
 
 
-# The topics themselves are watershed.topics' (with the stage prefix, if any); these name them
-# in ORing's terms for the services.
+def data_message(event: dict[str, Any], function: str | None = None) -> ingest.IngestResult:
+    """A data topic rule's event: the payload read as ORing telemetry, then stored by the service."""
+    try:
+        items, rejected = data_items(parse_json(events.rule_payload(event)))
+    except WatershedError as error:
+        return ingest.refuse(event, error, function)
+    return ingest.ingest_items(event, items, rejected, function)
 
 
-def data_topic(station_id: str, bucket: str) -> str:
-    return topics.SCHEME.data(station_id, bucket)
-
-
-def expected_topic(station_id: str, group: str) -> str:
-    return topics.SCHEME.expected(station_id, group)
-
-
-def reported_topic(station_id: str, group: str) -> str:
-    return topics.SCHEME.reported(station_id, group)
-
-
-def client_id(station_id: str) -> str:
-    return topics.SCHEME.client_id(station_id)
-
-
-def station_of_client(client: str | None) -> str | None:
-    """The station id of this stage's `[<prefix>:]thing:<id>` client id; None for any other client."""
-    return topics.SCHEME.station_of_client(client)
+def reported_message(event: dict[str, Any], function: str | None = None) -> dict[str, Any] | None:
+    """A reported-config topic rule's event: the payload read as an ORing config, then stored."""
+    try:
+        values = config_values(parse_json(events.rule_payload(event)))
+    except WatershedError as error:
+        dead_letters.send(dead_letters.letter(event, error.message, function))
+        return None
+    return presence.report_config(event, values, function)
 
 
 def parse_json(payload: bytes) -> Any:
@@ -52,26 +46,6 @@ def parse_json(payload: bytes) -> Any:
     message's other items are still stored.
     """
     return jsontext.loads(payload, "payload", numbers_out_of_range="infinity")
-
-
-@dataclass(frozen=True)
-class DataItem:
-    """One telemetry item of a data message, checked for shape (not yet against its stream)."""
-
-    index: int
-    alias: str
-    value: Any
-    timestamp: int | None
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """An item that cannot be stored, with the reason (it goes to the dead-letter queue)."""
-
-    index: int
-    item: Any
-    reason: str
-    field: str | None = None
 
 
 def data_items(document: Any) -> tuple[list[DataItem], list[Rejected]]:
@@ -117,8 +91,3 @@ def config_values(document: Any) -> dict[str, Any]:
             raise ValidationError("each config entry must be {\"id\": string, \"value\": any}", f"[{index}]")
         values[entry["id"]] = entry["value"]
     return values
-
-
-def config_message(values: dict[str, Any]) -> bytes:
-    """The expected config as the device reads it: ORing's array of `{"id", "value"}`."""
-    return json.dumps([{"id": key, "value": value} for key, value in values.items()]).encode()

@@ -7,31 +7,19 @@ hashes; Bearer tokens are verified by services.tokens.
 from __future__ import annotations
 
 import base64
-import hashlib
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from watershed.errors import Forbidden, MissingCredential, Unauthorized
 from watershed.model import Principal, PrincipalKind, Scheme
+from watershed.services.credentials import expand_scopes, hash_key, key_lookup_name
 from watershed.store import catalog as store
-
-SCOPES = ("read", "write", "admin")
-IMPLIED = {"admin": {"admin", "write", "read"}, "write": {"write", "read"}, "read": {"read"}}
-KEY_PREFIX = "wsk_"
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _lookup_name(key_hash: str) -> str:
-    return f"KEYHASH#{key_hash}"
 
 
 def principal_for_key(key: str, scheme: Scheme = Scheme.API_KEY) -> Principal:
     """The organisation and scopes of a presented key; unknown keys are Unauthorized."""
-    found = store.get_lookup(_lookup_name(hash_key(key)))
+    found = store.get_lookup(key_lookup_name(hash_key(key)))
     if found is None:
         raise Unauthorized("Unauthorized")
     from watershed.services import key_lifecycle
@@ -47,11 +35,6 @@ def principal_for_key(key: str, scheme: Scheme = Scheme.API_KEY) -> Principal:
         kind=PrincipalKind.KEY,
         scheme=scheme,
     )
-
-
-def expand_scopes(scopes: Iterable[str]) -> frozenset[str]:
-    """Granted scopes with what they imply (admin ⊇ write ⊇ read)."""
-    return frozenset(s for scope in scopes for s in IMPLIED.get(scope, set()))
 
 
 HEADER_SCHEMES = {s.value.lower(): s for s in (Scheme.API_KEY, Scheme.BITPOOL2, Scheme.BASIC, Scheme.BEARER)}

@@ -14,11 +14,10 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from watershed import config
+from watershed import config, topics
 from watershed import validation as v
 from watershed.errors import NotFound, ValidationError
 from watershed.model import Principal
-from watershed.protocols import oring_mqtt
 from watershed.services import catalog as cat
 from watershed.store import catalog as store
 from watershed.timefmt import format_time, now_ms
@@ -48,9 +47,9 @@ def _publisher() -> Any:
 
 def publish_expected(station_id: str, group: str, values: dict[str, Any] | None) -> None:
     """Retain the expected config for the device; None clears the retained message."""
-    payload = b"" if values is None else oring_mqtt.config_message(values)
+    payload = b"" if values is None else topics.config_message(values)
     _publisher().publish(
-        topic=oring_mqtt.expected_topic(station_id, group), qos=1, retain=True, payload=payload
+        topic=topics.SCHEME.expected(station_id, group), qos=1, retain=True, payload=payload
     )
 
 

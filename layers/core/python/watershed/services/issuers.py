@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from watershed.errors import NotFound, ValidationError
-from watershed.services.auth import SCOPES
+from watershed.services.credentials import SCOPES, issuer
 from watershed.store import catalog as store
 from watershed.timefmt import now_ms
 from watershed.validation import obj, text
@@ -84,8 +84,6 @@ def create_trust(org: str, body: Any) -> dict[str, Any]:
 
 
 def _own_issuer() -> str:
-    from watershed.services.tokens import issuer
-
     return issuer()
 
 

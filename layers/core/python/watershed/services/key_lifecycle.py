@@ -16,7 +16,7 @@ from typing import Any
 
 from watershed.errors import NotFound, ValidationError
 from watershed.model import Principal
-from watershed.services import auth, keys
+from watershed.services import credentials, keys
 from watershed.store import catalog as store
 from watershed.timefmt import now_ms, parse_time
 from watershed.validation import integer, obj
@@ -80,9 +80,9 @@ def rotate(principal: Principal, key_id: str, body: Any) -> tuple[dict[str, Any]
     grace_s = integer(body.get("graceSeconds", DEFAULT_GRACE_S), "graceSeconds", 0, MAX_GRACE_S)
     doc = _owned(principal, key_id)
     old_hash = doc["hash"]
-    secret = auth.KEY_PREFIX + secrets.token_urlsafe(32)
+    secret = credentials.KEY_PREFIX + secrets.token_urlsafe(32)
     now = now_ms()
-    doc = {**doc, "hash": auth.hash_key(secret), "prefix": secret[:8], "rotated": now}
+    doc = {**doc, "hash": credentials.hash_key(secret), "prefix": secret[:8], "rotated": now}
     store.replace("apikey", doc, ("org", doc["org"]))
     store.put_lookup(_lookup(doc["hash"]), doc["org"], _look_up_body(doc))
     old_expires = now + grace_s * 1000

@@ -14,8 +14,8 @@ from typing import Any
 
 from watershed.errors import NotFound, Unauthorized, ValidationError
 from watershed.model import Principal, PrincipalKind
-from watershed.services import auth
 from watershed.services import catalog as cat
+from watershed.services import credentials
 from watershed.store import catalog as store
 from watershed.timefmt import now_ms
 from watershed.validation import obj, text
@@ -24,15 +24,15 @@ KEY_FIELDS = ("name", "scopes", "pools")
 
 
 def check_scopes(scopes: Any, field: str = "scopes") -> list[str]:
-    if not isinstance(scopes, list) or not scopes or not all(s in auth.SCOPES for s in scopes):
-        raise ValidationError(f"scopes must be a non-empty list of {', '.join(auth.SCOPES)}", field)
+    if not isinstance(scopes, list) or not scopes or not all(s in credentials.SCOPES for s in scopes):
+        raise ValidationError(f"scopes must be a non-empty list of {', '.join(credentials.SCOPES)}", field)
     return list(scopes)
 
 
 def issue_key(org: str, name: str, scopes: list[str], pools: list[str]) -> tuple[dict[str, Any], str]:
     """Store a new key: its document, and the secret shown this once (kept only as a hash)."""
-    secret = auth.KEY_PREFIX + secrets.token_urlsafe(32)
-    key_hash = auth.hash_key(secret)
+    secret = credentials.KEY_PREFIX + secrets.token_urlsafe(32)
+    key_hash = credentials.hash_key(secret)
     doc = {
         "id": str(uuid.uuid4()),
         "org": org,
@@ -45,7 +45,7 @@ def issue_key(org: str, name: str, scopes: list[str], pools: list[str]) -> tuple
     }
     store.create("apikey", doc, ("org", org))
     store.put_lookup(
-        auth._lookup_name(key_hash), org,
+        credentials.key_lookup_name(key_hash), org,
         {"keyId": doc["id"], "org": org, "scopes": doc["scopes"], "pools": doc["pools"]},
     )
     return doc, secret
@@ -105,4 +105,7 @@ def revoke_key(principal: Principal, key_id: str) -> None:
     doc = store.get("apikey", key_id) if len(key_id.encode()) <= cat.MAX_ID_BYTES else None
     if doc is None or not _visible(principal, doc):
         raise NotFound("API key not found", "id")
-    store.delete_items([(store.entity_pk("apikey", key_id), store.META), (auth._lookup_name(doc["hash"]), store.GUARD)])
+    store.delete_items([
+        (store.entity_pk("apikey", key_id), store.META),
+        (credentials.key_lookup_name(doc["hash"]), store.GUARD),
+    ])

@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit
 from watershed import signing
 from watershed.errors import NotFound, ValidationError, WatershedError
 from watershed.services import tokens, users
-from watershed.services.auth import SCOPES
+from watershed.services.credentials import SCOPES, expand_scopes
 from watershed.services.users import valid_scopes
 from watershed.store import catalog as store
 from watershed.store import oauth as oauth_store
@@ -428,8 +428,6 @@ def approve(request: AuthorizationRequest, username: str, password: str, consent
 
 
 def _implied(scopes: list[str]) -> set[str]:
-    from watershed.services.auth import expand_scopes
-
     return set(expand_scopes(scopes))
 
 

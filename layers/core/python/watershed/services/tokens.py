@@ -21,7 +21,8 @@ from typing import Any
 
 from watershed.errors import Unauthorized
 from watershed.model import Principal, PrincipalKind, Scheme
-from watershed.services import auth, issuers
+from watershed.services import credentials, issuers
+from watershed.services.credentials import audience, issuer
 from watershed.store import catalog
 from watershed.store import oauth as store
 
@@ -34,16 +35,6 @@ LEEWAY_S = 30
 MAX_ACCESS_TOKEN_S = 3600
 """No access token lives longer; a retired signing key stays trusted this long after retirement."""
 KEY_CACHE_S = 300.0
-
-
-def issuer() -> str:
-    """Watershed's own issuer: the API's base URL (set by infra/, or by the local runtime)."""
-    return os.environ.get("OAUTH_ISSUER", "http://127.0.0.1:8080").rstrip("/")
-
-
-def audience() -> str:
-    """The `aud` of Watershed's access tokens: the API they are good for."""
-    return os.environ.get("OAUTH_AUDIENCE") or issuer()
 
 
 def _refuse(_reason: str) -> Unauthorized:
@@ -148,7 +139,7 @@ def _own_principal(claims: dict[str, Any]) -> Principal:
         raise _refuse("family revoked")
     return Principal(
         org=org,
-        scopes=auth.expand_scopes(str(claims.get("scope") or "").split()),
+        scopes=credentials.expand_scopes(str(claims.get("scope") or "").split()),
         pools=frozenset(client.get("pools") or []),
         key_id=subject,
         kind=kind,
@@ -211,7 +202,7 @@ def _verify_external(token: str, header: dict[str, Any], trust: dict[str, Any]) 
         raise _refuse("other organisation")
     return Principal(
         org=trust["org"],
-        scopes=auth.expand_scopes(issuers.mapped_scopes(trust, claims)),
+        scopes=credentials.expand_scopes(issuers.mapped_scopes(trust, claims)),
         key_id=f"{trust['id']}:{claims['sub']}",
         kind=PrincipalKind.USER,
         scheme=Scheme.BEARER,

@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from watershed.errors import NotFound, Unauthorized, ValidationError
-from watershed.services.auth import SCOPES
+from watershed.services.credentials import SCOPES
 from watershed.store import catalog as store
 from watershed.timefmt import now_ms
 from watershed.validation import obj, text

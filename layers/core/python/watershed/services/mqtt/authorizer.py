@@ -20,7 +20,6 @@ from typing import Any
 
 from watershed import topics
 from watershed.model import Principal
-from watershed.protocols import oring_mqtt
 from watershed.services import catalog as cat
 
 SESSION_SECONDS = 86_400
@@ -40,13 +39,13 @@ def rotate_secret(principal: Principal, station_id: str) -> dict[str, Any]:
     cat.save_station(station)
     return {
         "stationId": station_id,
-        "clientId": oring_mqtt.client_id(station_id),
+        "clientId": topics.SCHEME.client_id(station_id),
         "username": station_id,
         "password": secret,
         "topics": {
-            "data": oring_mqtt.data_topic(station_id, "{bucket}"),
-            "configExpected": oring_mqtt.expected_topic(station_id, "{group}"),
-            "configReported": oring_mqtt.reported_topic(station_id, "{group}"),
+            "data": topics.SCHEME.data(station_id, "{bucket}"),
+            "configExpected": topics.SCHEME.expected(station_id, "{group}"),
+            "configReported": topics.SCHEME.reported(station_id, "{group}"),
         },
     }
 
@@ -68,7 +67,7 @@ def station_policy(station_id: str, arn_prefix: str) -> dict[str, Any]:
             {
                 "Effect": "Allow",
                 "Action": "iot:Connect",
-                "Resource": f"{arn_prefix}:client/{oring_mqtt.client_id(station_id)}",
+                "Resource": f"{arn_prefix}:client/{topics.SCHEME.client_id(station_id)}",
             },
             {
                 "Effect": "Allow",
@@ -101,7 +100,7 @@ def authorize(event: dict[str, Any], function_arn: str | None = None) -> dict[st
     encoded = mqtt.get("password")
     if not isinstance(username, str) or not isinstance(encoded, str):
         return _denied()
-    station_id = oring_mqtt.station_of_client(client)
+    station_id = topics.SCHEME.station_of_client(client)
     if station_id is None or station_id != username:
         return _denied()
     try:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from watershed import blobs, config
-from watershed.protocols import oring_mqtt
+from watershed.services.mqtt.items import Rejected
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def letter(
     event: dict[str, Any],
     reason: str,
     function: str | None,
-    rejected: Sequence[oring_mqtt.Rejected] = (),
+    rejected: Sequence[Rejected] = (),
 ) -> dict[str, Any]:
     """A dead letter: why, what, and the event that re-drives it (`python -m watershed.dlq`).
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from watershed.errors import NotFound, ValidationError, WatershedError
 from watershed.model import Interval, StreamType
-from watershed.protocols import oring_mqtt
 from watershed.services import catalog as cat
 from watershed.services import ingest
 from watershed.services.mqtt import dead_letters, events
+from watershed.services.mqtt.items import DataItem, Rejected
 from watershed.store import catalog as store
 
 
@@ -38,7 +38,7 @@ class IngestResult:
 
     stored: int = 0
     created_streams: list[str] = field(default_factory=list)
-    rejected: list[oring_mqtt.Rejected] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {"stored": self.stored, "createdStreams": self.created_streams, "rejected": len(self.rejected)}
@@ -100,14 +100,14 @@ class _Streams:
             self._pool = store.get("pool", self.station["pool"]) or {}
         return bool(self._pool.get("autoCreateStreams"))
 
-    def get(self, item: oring_mqtt.DataItem) -> Any:
+    def get(self, item: DataItem) -> Any:
         stream = self.by_alias.get(item.alias)
         if stream is None:
             stream = cat.stream_from_doc(self._create(item))
             self.by_alias[item.alias] = stream
         return stream
 
-    def _create(self, item: oring_mqtt.DataItem) -> dict[str, Any]:
+    def _create(self, item: DataItem) -> dict[str, Any]:
         if not self.auto_create:
             raise ValidationError(
                 f"no stream with alias '{item.alias}' in bucket '{self.bucket}', and the pool does not "
@@ -129,8 +129,17 @@ class _Streams:
         return doc
 
 
-def ingest_message(event: dict[str, Any], function: str | None = None) -> IngestResult:
-    """Store the items of one data message; dead-letter the rest with their reasons.
+def refuse(event: dict[str, Any], error: WatershedError, function: str | None = None) -> IngestResult:
+    """A message none of which can be stored (unreadable payload, unknown station): dead-lettered whole."""
+    dead_letters.send(dead_letters.letter(event, error.message, function))
+    return IngestResult(rejected=[Rejected(-1, None, error.message)])
+
+
+def ingest_items(
+    event: dict[str, Any], items: list[DataItem], rejected: list[Rejected], function: str | None = None
+) -> IngestResult:
+    """Store the items of one data message (read from its payload by the device's protocol
+    module); dead-letter the rest with their reasons.
 
     `function` is the name of the function running this, kept in dead letters for re-drives.
     """
@@ -139,22 +148,19 @@ def ingest_message(event: dict[str, Any], function: str | None = None) -> Ingest
     bucket = str(event.get("bucket") or "")
     received_at = events.received_at(event)
     try:
-        document = oring_mqtt.parse_json(events.rule_payload(event))
         if not station_id:
             raise NotFound("the topic names no station", "station")
-        items, rejected = oring_mqtt.data_items(document)
         streams = _Streams(station_id, bucket, (item.alias for item in items))
     except WatershedError as error:
-        dead_letters.send(dead_letters.letter(event, error.message, function))
-        result.rejected.append(oring_mqtt.Rejected(-1, None, error.message))
-        return result
+        return refuse(event, error, function)
+    rejected = list(rejected)
     points: dict[str, tuple[Any, dict[int, Interval]]] = {}
     for item in items:
         try:
             stream = streams.get(item)
             value = ingest.check_value(stream.type, item.value, f"[{item.index}].value")
         except WatershedError as error:
-            rejected.append(oring_mqtt.Rejected(item.index, _raw(item), error.message, error.field))
+            rejected.append(Rejected(item.index, _raw(item), error.message, error.field))
             continue
         timestamp = item.timestamp if item.timestamp is not None else received_at
         points.setdefault(stream.id, (stream, {}))[1][timestamp] = Interval(timestamp, value)
@@ -168,7 +174,7 @@ def ingest_message(event: dict[str, Any], function: str | None = None) -> Ingest
     return result
 
 
-def _raw(item: oring_mqtt.DataItem) -> dict[str, Any]:
+def _raw(item: DataItem) -> dict[str, Any]:
     raw: dict[str, Any] = {"id": item.alias, "value": item.value}
     if item.timestamp is not None:
         raw["timestamp"] = item.timestamp

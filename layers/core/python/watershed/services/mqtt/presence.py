@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from watershed import topics
 from watershed.errors import WatershedError
-from watershed.protocols import oring_mqtt
 from watershed.services import catalog as cat
 from watershed.services import configs
 from watershed.services.mqtt import dead_letters, events
 
 
-def report_config(event: dict[str, Any], function: str | None = None) -> dict[str, Any] | None:
-    """Store the config a device reported on `things/<id>/config/reported/<group>`."""
+def report_config(
+    event: dict[str, Any], values: dict[str, Any], function: str | None = None
+) -> dict[str, Any] | None:
+    """Store the config a device reported on `things/<id>/config/reported/<group>` (its values
+    already read from the payload by the device's protocol module)."""
     received_at = events.received_at(event)
     try:
-        values = oring_mqtt.config_values(oring_mqtt.parse_json(events.rule_payload(event)))
         return configs.record_reported(str(event.get("station") or ""), str(event.get("configGroup") or ""),
                                        values, received_at)
     except WatershedError as error:
@@ -29,7 +31,7 @@ def presence(event: dict[str, Any]) -> bool:
     Lifecycle events may arrive out of order or twice, so an event older than the station's
     last recorded presence change does nothing. Returns whether the station changed.
     """
-    station_id = oring_mqtt.station_of_client(event.get("clientId"))
+    station_id = topics.SCHEME.station_of_client(event.get("clientId"))
     event_type = event.get("eventType")
     timestamp = event.get("timestamp")
     if station_id is None or event_type not in ("connected", "disconnected"):
