@@ -139,10 +139,11 @@ class Gateway:
         if matched is None and len(path) > 1 and path.endswith("/"):
             # as API Gateway REST does: `/a/b/` is served by the `/a/b` resource
             matched, allowed = self._match(method, path.rstrip("/"))
-        proxy = self._proxies.get(path.strip("/").split("/", 1)[0])
+        head, _, rest = path.strip("/").partition("/")
+        proxy = self._proxies.get(head)
         if proxy is not None and (matched is None or gateway_resource(matched[0]) != matched[0].path):
             # a facade's greedy `/<prefix>/{proxy+}` method: any method, any path under the prefix
-            matched = (proxy, {"proxy": unquote(path.strip("/").split("/", 1)[1]) if "/" in path.strip("/") else ""})
+            matched = (proxy, {"proxy": unquote(rest)})
         if matched is None:
             if allowed:
                 return _error(

@@ -104,8 +104,7 @@ def resolver_for(function: str) -> APIGatewayRestResolver:
         app.route(route.resolver_path + "/", route.method)(lambda **_params: serve(route))
 
     by_resource = {(r.method, r.path): r for r in routes_for(function)}
-    # literal segments before parameters, as API Gateway matches (`/a/new` before `/a/{id}`)
-    for route in sorted(by_resource.values(), key=lambda r: [p.startswith("{") for p in r.path.split("/")]):
+    for route in sorted(by_resource.values(), key=lambda r: r.specificity):
         bind(route)
 
     @app.not_found

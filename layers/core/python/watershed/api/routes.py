@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import unquote
 
 from watershed.model import Scheme
 
@@ -53,6 +52,12 @@ class Route:
     binary: bool = False
     schemes: tuple[Scheme, ...] = NATIVE_SCHEMES
     dialect: str = "native"
+
+    @property
+    def specificity(self) -> tuple[bool, ...]:
+        """Which segments are parameters: a smaller value is matched first, as API Gateway
+        prefers a literal segment to a parameter at the same place (`/a/new` before `/a/{id}`)."""
+        return tuple(part.startswith("{") for part in self.path.strip("/").split("/"))
 
     @property
     def resolver_path(self) -> str:
@@ -287,13 +292,6 @@ def match(routes: Iterable[Route], method: str, segments: list[str]) -> tuple[Ro
             elif part != segment:
                 break
         else:
-            rank = tuple(part.startswith("{") for part in pattern)
-            if best is None or rank < best[0]:
-                best = (rank, route, params)
+            if best is None or route.specificity < best[0]:
+                best = (route.specificity, route, params)
     return None if best is None else (best[1], best[2])
-
-
-def path_segments(path: str) -> list[str]:
-    """A request path's decoded segments (an encoded `/` stays inside its segment)."""
-    stripped = path.strip("/")
-    return [unquote(part) for part in stripped.split("/")] if stripped else []

@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from watershed.errors import NotFound, ValidationError
-from watershed.services.credentials import SCOPES, issuer
+from watershed.services import credentials
+from watershed.services.credentials import SCOPES
 from watershed.store import catalog as store
 from watershed.timefmt import now_ms
 from watershed.validation import obj, text
@@ -55,7 +56,7 @@ def _url(value: Any, field: str) -> str:
 def create_trust(org: str, body: Any) -> dict[str, Any]:
     body = obj(body, FIELDS, ("issuer", "audience"))
     issuer = _url(body["issuer"], "issuer")
-    if issuer.rstrip("/") == _own_issuer():
+    if issuer.rstrip("/") == credentials.issuer():
         raise ValidationError("Watershed's own issuer is always trusted", "issuer")
     org_claim = body.get("orgClaim")
     if org_claim is not None:
@@ -81,10 +82,6 @@ def create_trust(org: str, body: Any) -> dict[str, Any]:
     }
     store.create("issuer", doc, ("org", org), {_guard(issuer): {**doc, "field": "issuer"}})
     return doc
-
-
-def _own_issuer() -> str:
-    return issuer()
 
 
 def list_trusts(org: str) -> list[dict[str, Any]]:

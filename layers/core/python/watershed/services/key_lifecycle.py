@@ -26,10 +26,6 @@ DEFAULT_GRACE_S = 86400
 LAST_USED_RESOLUTION_MS = 5 * 60 * 1000
 
 
-def _lookup(key_hash: str) -> str:
-    return f"KEYHASH#{key_hash}"
-
-
 def _last_used_name(key_id: str) -> str:
     return f"KEYUSED#{key_id}"
 
@@ -70,7 +66,7 @@ def update(principal: Principal, key_id: str, body: Any) -> dict[str, Any]:
             raise ValidationError("expires must be in the future; delete the key to end it now", "expires")
     doc = {**doc, "expires": expires}
     store.replace("apikey", doc, ("org", doc["org"]))
-    store.put_lookup(_lookup(doc["hash"]), doc["org"], _look_up_body(doc))
+    store.put_lookup(credentials.key_lookup_name(doc["hash"]), doc["org"], _look_up_body(doc))
     return describe(principal, key_id)
 
 
@@ -84,15 +80,15 @@ def rotate(principal: Principal, key_id: str, body: Any) -> tuple[dict[str, Any]
     now = now_ms()
     doc = {**doc, "hash": credentials.hash_key(secret), "prefix": secret[:8], "rotated": now}
     store.replace("apikey", doc, ("org", doc["org"]))
-    store.put_lookup(_lookup(doc["hash"]), doc["org"], _look_up_body(doc))
+    store.put_lookup(credentials.key_lookup_name(doc["hash"]), doc["org"], _look_up_body(doc))
     old_expires = now + grace_s * 1000
     if doc.get("expires"):
         old_expires = min(old_expires, doc["expires"])
     if grace_s:
-        store.put_lookup(_lookup(old_hash), doc["org"],
+        store.put_lookup(credentials.key_lookup_name(old_hash), doc["org"],
                          {**_look_up_body(doc), "expires": old_expires, "previous": True})
     else:
-        store.delete_items([(_lookup(old_hash), store.GUARD)])
+        store.delete_items([(credentials.key_lookup_name(old_hash), store.GUARD)])
     return describe(principal, key_id), secret
 
 
