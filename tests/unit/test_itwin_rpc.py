@@ -1,0 +1,104 @@
+"""iTwin JSON-RPC 2.0 framing: answers, batches, notifications, every error code, authentication."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from watershed.errors import Unauthorized
+from watershed.protocols import itwin_rpc as rpc
+
+
+def _key(code: str) -> Any:
+    if code != "good-key":
+        raise Unauthorized("unknown API key")
+    return {"org": "o1"}
+
+
+def _ctx(principal: Any = None) -> rpc.Context:
+    return rpc.Context(principal=principal, authenticate=_key, clock=lambda: 1_764_700_000.123)
+
+
+def _call(ctx: rpc.Context, frame: Any) -> Any:
+    body = frame if isinstance(frame, str) else json.dumps(frame)
+    answer = rpc.handle(ctx, body)
+    return None if answer is None else json.loads(answer)
+
+
+def test_time_answers_with_id_and_iso_time() -> None:
+    assert _call(_ctx(), {"jsonrpc": "2.0", "id": 7, "method": "time"}) == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "result": "2025-12-02T18:26:40.123Z",
+    }
+
+
+def test_help_lists_every_method_with_params() -> None:
+    result = _call(_ctx(), {"jsonrpc": "2.0", "id": "h", "method": "help"})["result"]
+    assert set(result) == set(rpc.METHODS)
+    assert result["authenticate"]["params"] == {"code": "API key or token"}
+
+
+def test_authenticate_sets_the_principal_and_a_bad_code_is_an_auth_error() -> None:
+    ctx = _ctx()
+    bad = _call(ctx, {"jsonrpc": "2.0", "id": 1, "method": "authenticate", "params": {"code": "nope"}})
+    assert bad["error"]["code"] == rpc.AUTHENTICATION_ERROR and ctx.principal is None
+    good = _call(ctx, {"jsonrpc": "2.0", "id": 2, "method": "authenticate", "params": {"code": "good-key"}})
+    assert good["result"] == {"authenticated": True} and ctx.principal == {"org": "o1"}
+
+
+def test_a_method_needing_auth_is_refused_before_authenticate() -> None:
+    rpc.register(rpc.Method("_echo", {"x": "any"}, "test only", lambda c, p: p.get("x")))
+    try:
+        refused = _call(_ctx(), {"jsonrpc": "2.0", "id": 1, "method": "_echo", "params": {"x": 1}})
+        assert refused["error"]["code"] == rpc.AUTHENTICATION_ERROR
+        assert _call(_ctx("p"), {"jsonrpc": "2.0", "id": 1, "method": "_echo", "params": {"x": 1}})["result"] == 1
+    finally:
+        del rpc.METHODS["_echo"]
+
+
+def test_every_error_code() -> None:
+    ctx = _ctx()
+    assert _call(ctx, "{not json")["error"]["code"] == rpc.PARSE_ERROR
+    assert _call(ctx, "[]")["error"]["code"] == rpc.INVALID_REQUEST
+    assert _call(ctx, {"id": 1, "method": "time"})["error"]["code"] == rpc.INVALID_REQUEST
+    assert _call(ctx, {"jsonrpc": "2.0", "id": 1, "method": "nope"})["error"]["code"] == rpc.METHOD_NOT_FOUND
+    params = _call(ctx, {"jsonrpc": "2.0", "id": 1, "method": "authenticate", "params": [1]})
+    assert params["error"]["code"] == rpc.INVALID_PARAMS and params["id"] == 1
+
+    def boom(c: rpc.Context, p: dict[str, Any]) -> Any:
+        raise RuntimeError("secret detail")
+
+    rpc.register(rpc.Method("_boom", {}, "test only", boom, needs_auth=False))
+    try:
+        internal = _call(ctx, {"jsonrpc": "2.0", "id": 3, "method": "_boom"})
+        assert internal["error"] == {"code": rpc.INTERNAL_ERROR, "message": "internal error"}
+    finally:
+        del rpc.METHODS["_boom"]
+
+
+def test_a_notification_gets_no_answer_even_on_error() -> None:
+    assert _call(_ctx(), {"jsonrpc": "2.0", "method": "time"}) is None
+    assert _call(_ctx(), {"jsonrpc": "2.0", "method": "nope"}) is None
+
+
+def test_a_batch_answers_an_array_without_the_notifications() -> None:
+    answers = _call(
+        _ctx(),
+        [
+            {"jsonrpc": "2.0", "id": 1, "method": "time"},
+            {"jsonrpc": "2.0", "method": "time"},
+            {"jsonrpc": "2.0", "id": 2, "method": "nope"},
+            5,
+        ],
+    )
+    assert [a.get("id") for a in answers] == [1, 2, None]
+    assert answers[1]["error"]["code"] == rpc.METHOD_NOT_FOUND
+    assert answers[2]["error"]["code"] == rpc.INVALID_REQUEST
+    assert _call(_ctx(), [{"jsonrpc": "2.0", "method": "time"}]) is None
+
+
+def test_error_reply_is_in_the_dialect() -> None:
+    reply = rpc.error_reply(Unauthorized("no key"))
+    assert reply.status == 401
+    assert reply.body["error"]["code"] == rpc.AUTHENTICATION_ERROR and reply.body["error"]["message"] == "no key"
