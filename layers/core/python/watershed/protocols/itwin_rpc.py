@@ -144,14 +144,14 @@ def _one(context: Context, request: Any) -> dict[str, Any] | None:
             raise RpcError(INVALID_PARAMS, "params must be an object", {"field": "params"})
         if method.needs_auth and context.principal is None:
             raise RpcError(AUTHENTICATION_ERROR, "call authenticate first", {"method": name})
-        result = method.call(context, params)
+        answer = _answer(request_id, method.call(context, params))
     except RpcError as error:
-        return None if is_notification else _answer(request_id, error=error)
+        answer = _answer(request_id, error=error)
     except WatershedError as error:
-        return None if is_notification else _answer(request_id, error=_rpc_error(error))
+        answer = _answer(request_id, error=_rpc_error(error))
     except Exception:  # one bad call must not close the connection
-        return None if is_notification else _answer(request_id, error=RpcError(INTERNAL_ERROR, "internal error"))
-    return None if is_notification else _answer(request_id, result)
+        answer = _answer(request_id, error=RpcError(INTERNAL_ERROR, "internal error"))
+    return None if is_notification else answer
 
 
 def _dumps(frame: Any) -> str:

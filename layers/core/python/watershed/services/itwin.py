@@ -111,14 +111,25 @@ def get_sensor(principal: Principal, sensor_id: str, project_id: str | None = No
     return entity_from_doc("sensor", _sensor(principal, pool_doc, sensor_id, "id"), pool_doc["key"])
 
 
+def _sensor_home(principal: Principal, pool_doc: dict[str, Any],
+                 sensor_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A sensor's device station and bucket docs, which its metrics' streams are created in."""
+    bucket = _sensor(principal, pool_doc, sensor_id, "sensorId")
+    return cat.get_station(principal, bucket["station"]), bucket
+
+
+def _metric_stream(home: tuple[dict[str, Any], dict[str, Any]], metric: str,
+                   unit: str | None = None) -> dict[str, Any]:
+    station, bucket = home
+    extra = {"unit": unit} if unit else {}
+    return natural.stream(station, metric, StreamType.FLOAT.value, extra, bucket=bucket["name"])
+
+
 def add_metric(principal: Principal, sensor_id: str, metric: str, unit: str | None = None,
                project_id: str | None = None) -> dict[str, Any]:
     """The metric's stream in the sensor's bucket (created as float when new)."""
     pool_doc = project(principal, project_id, create=False)
-    bucket = _sensor(principal, pool_doc, sensor_id, "sensorId")
-    station = cat.get_station(principal, bucket["station"])
-    extra = {"unit": unit} if unit else {}
-    return natural.stream(station, metric, StreamType.FLOAT.value, extra, bucket=bucket["name"])
+    return _metric_stream(_sensor_home(principal, pool_doc, sensor_id), metric, unit)
 
 
 def sensor_metrics(principal: Principal, sensor_id: str, project_id: str | None = None) -> list[str]:
@@ -129,11 +140,13 @@ def sensor_metrics(principal: Principal, sensor_id: str, project_id: str | None 
 
 
 def upload(principal: Principal, observations: Any, project_id: str | None = None) -> int:
-    """Store `[{sensorId, timestamp, values: {metric: value}}]`; every item is checked before any
-    write, unknown metrics are created. Returns how many (metric, timestamp) pairs were stored."""
+    """Store `[{sensorId, timestamp, values: {metric: value}}]`; no interval is written before every
+    item is checked, but the streams of unknown metrics are created while checking. Each sensor
+    is resolved once per upload. Returns how many (metric, timestamp) pairs were stored."""
     if not isinstance(observations, list) or not observations:
         raise ValidationError("must not be empty", "observations")
     pool_doc = project(principal, project_id)
+    homes: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     batches: dict[str, tuple[Any, list[Interval]]] = {}
     for i, item in enumerate(observations):
         field = f"observations[{i}]"
@@ -146,7 +159,9 @@ def upload(principal: Principal, observations: Any, project_id: str | None = Non
         for metric, value in values.items():
             key = f"{item['sensorId']}\n{metric}"
             if key not in batches:
-                doc = add_metric(principal, item["sensorId"], metric, project_id=pool_doc["key"])
+                if item["sensorId"] not in homes:
+                    homes[item["sensorId"]] = _sensor_home(principal, pool_doc, item["sensorId"])
+                doc = _metric_stream(homes[item["sensorId"]], metric)
                 batches[key] = (cat.stream_from_doc(doc), [])
             stream, points = batches[key]
             points.append(Interval(ts, ingest.check_value(stream.type, value, f"{field}.values.{metric}")))
