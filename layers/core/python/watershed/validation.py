@@ -12,13 +12,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from watershed.errors import ValidationError
 
 ZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+){0,2}$")
-"""IANA zone names: ASCII, at most three parts."""
+"""IANA zone names: ASCII, at most three parts of at most 14 characters each (tzfile(5))."""
+ZONE_NAME_MAX = 64
 NAME_MAX = 256
 DESCRIPTION_MAX = 2048
 UNIT_MAX = 32
 LABEL_MAX = 128
 RETENTION_DAYS = (1, 36_500)
 LABEL = re.compile(r"^[a-zA-Z0-9\-_:@.]+$")
+LABEL_LIST = re.compile(r"^[a-zA-Z0-9\-_:@.,]*$")
+"""The `labels` list filter: label keys separated by commas (empty parts are ignored)."""
 ALIAS = re.compile(r"^[a-zA-Z0-9\-_:@./]{1,128}$")
 WHOLE_NUMBER = re.compile(r"^-?[0-9]{1,18}$")
 """ASCII digits only (str.isdigit() also accepts '²', which int() refuses), and few of them: a longer
@@ -70,7 +73,10 @@ def _finite(value: int | float) -> bool:
 
 
 def integer(value: Any, field: str, lo: int, hi: int) -> int:
-    if isinstance(value, str) and WHOLE_NUMBER.match(value.strip()):
+    """An integer, as JSON Schema means it: `5`, `5.0` or (a query string) `"5"`."""
+    integral_text = isinstance(value, str) and WHOLE_NUMBER.match(value.strip())
+    integral_float = isinstance(value, float) and value.is_integer() and abs(value) < 2**63
+    if integral_text or integral_float:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ValidationError(f"must be an integer from {lo} to {hi}", field)
@@ -84,8 +90,8 @@ def boolean(value: Any, field: str) -> bool:
 
 
 def labels(value: Any, field: str = "labels") -> list[str]:
-    if not isinstance(value, list) or len(value) > 50:
-        raise ValidationError("must be a list of at most 50 labels", field)
+    if not isinstance(value, list) or len(value) > MAX_LABELS:
+        raise ValidationError(f"must be a list of at most {MAX_LABELS} labels", field)
     for i, label in enumerate(value):
         if not isinstance(label, str) or not LABEL.match(label) or len(label) > LABEL_MAX:
             raise ValidationError("labels match ^[a-zA-Z0-9-_:@.]+$", f"{field}[{i}]")
@@ -96,8 +102,8 @@ def time_zone(value: Any, field: str = "timeZone") -> str:
     """An IANA zone name (`Europe/Paris`); a directory of the zone database (`Europe`) is no zone."""
     if not isinstance(value, str):
         raise ValidationError("must be an IANA time zone name", field)
-    if len(value) > 64 or not ZONE_NAME.match(value):
-        raise ValidationError(f"unknown time zone '{value[:64]}'", field)
+    if len(value) > ZONE_NAME_MAX or not ZONE_NAME.match(value):
+        raise ValidationError(f"unknown time zone '{value[:ZONE_NAME_MAX]}'", field)
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -121,6 +127,15 @@ def alias(value: Any, field: str = "alias") -> str:
 BUCKET = re.compile(r"^[a-zA-Z0-9\-_:@.]{1,128}$")
 """A bucket name is an MQTT topic level: no `/`, no wildcards."""
 MAX_PROPS_BYTES = 16_384
+PROP_NAME_MAX = 128
+LATITUDE = (-90, 90)
+LONGITUDE = (-180, 180)
+LIST_LIMIT_DEFAULT = 50
+LIST_LIMIT_MAX = 100
+"""Catalog listings: page sizes."""
+ORDERS = ("asc", "desc")
+LABELS_MATCH = ("any", "all")
+"""How several label filters combine: any of them, or all."""
 MAX_LABELS = 50
 MAX_LABEL_VALUE = 256
 
@@ -134,8 +149,9 @@ def props(value: Any, field: str = "props") -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationError("must be a JSON object", field)
     for name in value:
-        if not name or len(name) > 128:
-            raise ValidationError("property names are 1 to 128 characters", f"{field}.{name[:128]}")
+        if not name or len(name) > PROP_NAME_MAX:
+            raise ValidationError(f"property names are 1 to {PROP_NAME_MAX} characters",
+                                  f"{field}.{name[:PROP_NAME_MAX]}")
     if len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_PROPS_BYTES:
         raise ValidationError(f"must be at most {MAX_PROPS_BYTES} bytes as JSON", field)
     return dict(value)

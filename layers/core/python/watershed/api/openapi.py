@@ -1,4 +1,4 @@
-"""The OpenAPI 3.0 description of the native API v1, built from the route table.
+"""The OpenAPI 3.1 description of the native API v1, built from the route table.
 
 A route is declared once, in watershed.api.routes; this module adds only what the table does not
 know: per operation, its summary, query parameters, request body and answers (OPERATIONS, keyed by
@@ -14,9 +14,26 @@ from typing import Any
 
 from watershed import validation as v
 from watershed.api.routes import ROUTES, AuthMode, Route
+from watershed.model import DEFAULT_BUCKET, PrincipalKind, StreamType
+from watershed.protocols.native_objects import ANSWER_SHAPES
+from watershed.services import (
+    aggregates,
+    configs,
+    exports,
+    ingest,
+    issuers,
+    key_lifecycle,
+    oauth,
+    objects,
+    query,
+    users,
+)
+from watershed.services.credentials import SCOPES
+from watershed.services.rollup_time import PERIOD_TEXT
+from watershed.timefmt import EPOCH_MS, ISO_TEXT
 
-GRANTS = ("client_credentials", "authorization_code", "refresh_token", "implicit")
-SCOPE_NAMES = ("read", "write", "admin")
+GRANTS = oauth.GRANTS
+SCOPE_NAMES = SCOPES
 
 Schema = dict[str, Any]
 PREFIX = "/v1/"
@@ -29,7 +46,10 @@ def _ref(name: str) -> Schema:
 
 
 def _nullable(schema: Schema) -> Schema:
-    return {**schema, "nullable": True}
+    """The schema or JSON null (OpenAPI 3.1 is JSON Schema 2020-12: no `nullable` keyword)."""
+    if isinstance(schema.get("type"), str) and "enum" not in schema:
+        return {**schema, "type": [schema["type"], "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
 
 
 def _list_of(item: Schema) -> Schema:
@@ -41,6 +61,11 @@ def _list_of(item: Schema) -> Schema:
     }
 
 
+def _text(max_len: int) -> Schema:
+    """A string that is not blank, as `validation.text` checks it."""
+    return {"type": "string", "minLength": 1, "maxLength": max_len, "pattern": r"\S"}
+
+
 def _body(properties: dict[str, Schema], required: tuple[str, ...] = ()) -> Schema:
     """A request object: unknown fields are a 400, so they are not allowed here either."""
     schema: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
@@ -49,30 +74,37 @@ def _body(properties: dict[str, Schema], required: tuple[str, ...] = ()) -> Sche
     return schema
 
 
+TIME_TEXT = f"{EPOCH_MS.pattern}|{ISO_TEXT.pattern}"
 TIME_IN: Schema = {
-    "oneOf": [{"type": "string", "description": "ISO-8601 with any offset"},
+    "oneOf": [{"type": "string", "pattern": TIME_TEXT, "description": "ISO-8601 with any offset"},
               {"type": "integer", "minimum": 0, "description": "epoch milliseconds"}],
 }
 TIME_OUT: Schema = {"type": "string", "format": "date-time", "description": "ISO-8601 UTC with milliseconds"}
-NAME: Schema = {"type": "string", "minLength": 1, "maxLength": v.NAME_MAX, "pattern": r"\S"}
+NAME: Schema = _text(v.NAME_MAX)
 DESCRIPTION: Schema = {"type": "string", "maxLength": v.DESCRIPTION_MAX}
 ALIAS: Schema = {"type": "string", "pattern": v.ALIAS.pattern}
 BUCKET: Schema = {"type": "string", "pattern": v.BUCKET.pattern}
 LABEL: Schema = {"type": "string", "pattern": v.LABEL.pattern, "maxLength": v.LABEL_MAX}
 LABELS_IN: Schema = {
     "oneOf": [
-        {"type": "object", "maxProperties": v.MAX_LABELS,
+        {"type": "object", "maxProperties": v.MAX_LABELS, "propertyNames": LABEL,
          "additionalProperties": {"type": "string", "maxLength": v.MAX_LABEL_VALUE},
          "description": "key/value labels"},
         {"type": "array", "items": LABEL, "maxItems": v.MAX_LABELS, "description": "flat labels (empty values)"},
     ],
 }
 LABELS_OUT: Schema = {"type": "object", "additionalProperties": {"type": "string"}}
-PROPS: Schema = {"type": "object", "description": f"free-form JSON, at most {v.MAX_PROPS_BYTES} bytes; "
+PROPS: Schema = {"type": "object", "propertyNames": {"minLength": 1, "maxLength": v.PROP_NAME_MAX},
+                 "description": f"free-form JSON, at most {v.MAX_PROPS_BYTES} bytes; "
                  "a PATCH merges it (a null removes a property)"}
 UNIT: Schema = _nullable({"type": "string", "maxLength": v.UNIT_MAX})
 RETENTION: Schema = _nullable({"type": "integer", "minimum": v.RETENTION_DAYS[0], "maximum": v.RETENTION_DAYS[1]})
-STREAM_TYPES = ["float", "integer", "boolean", "string", "coordinate", "hex", "json", "object"]
+STREAM_TYPES = [t.value for t in StreamType]
+STREAM_ID: Schema = {"type": "string", "minLength": 1, "description": "a stream's id"}
+MEDIA_TYPE: Schema = {"type": "string", "pattern": objects.MEDIA_TYPE.pattern, "maxLength": objects.MEDIA_TYPE_MAX}
+FUNCTION = "|".join(aggregates.FUNCTIONS)
+ZONE: Schema = {"type": "string", "pattern": v.ZONE_NAME.pattern, "maxLength": v.ZONE_NAME_MAX,
+                "description": "an IANA time zone name that the zone database knows"}
 OBJECT_VALUE: Schema = {
     "type": "object",
     "required": ["key", "size", "contentType", "sha256"],
@@ -83,14 +115,16 @@ LOCATION: Schema = {
     "type": "object",
     "required": ["lat", "lon"],
     "additionalProperties": False,
-    "properties": {"lat": {"type": "number", "minimum": -90, "maximum": 90},
-                   "lon": {"type": "number", "minimum": -180, "maximum": 180}},
+    "properties": {"lat": {"type": "number", "minimum": v.LATITUDE[0], "maximum": v.LATITUDE[1]},
+                   "lon": {"type": "number", "minimum": v.LONGITUDE[0], "maximum": v.LONGITUDE[1]}},
 }
 AGGREGATE_FIELDS: dict[str, Schema] = {
-    "period": {"type": "string", "description": "15m, Nm, Nh (up to 24h), 1d, 1w, 1mo", "example": "1h"},
-    "fn": {"type": "string", "description": "comma-separated: avg, min, max, sum, count, first, last"},
-    "tz": {"type": "string", "description": "IANA time zone; the stream's by default"},
-    "fill": {"type": "string", "enum": ["none", "null", "previous"]},
+    "period": {"type": "string", "pattern": PERIOD_TEXT.pattern, "description": "15m, Nm, Nh (up to 24h), 1d, 1w, 1mo",
+               "example": "1h"},
+    "fn": {"type": "string", "pattern": f"^ *({FUNCTION})? *(, *({FUNCTION})? *)*$",
+           "description": f"comma-separated: {', '.join(aggregates.FUNCTIONS)}"},
+    "tz": {**ZONE, "description": "IANA time zone; the stream's by default"},
+    "fill": {"type": "string", "enum": list(aggregates.FILLS)},
 }
 
 COMPONENTS: dict[str, Schema] = {
@@ -171,14 +205,14 @@ COMPONENTS: dict[str, Schema] = {
     "StreamCreate": _body(
         {"name": NAME, "type": {"type": "string", "enum": STREAM_TYPES},
          "unit": UNIT, "alias": _nullable(ALIAS), "bucket": BUCKET,
-         "timeZone": {"type": "string", "example": "Europe/Berlin"},
+         "timeZone": {**ZONE, "example": "Europe/Berlin"},
          "retentionDays": RETENTION, "labels": LABELS_IN, "props": PROPS},
         ("name", "type")),
     "StreamUpdate": _body(
         {"name": NAME, "unit": UNIT, "alias": _nullable(ALIAS),
-         "timeZone": {"type": "string"}, "labels": LABELS_IN, "props": PROPS,
+         "timeZone": ZONE, "labels": LABELS_IN, "props": PROPS,
          "retentionDays": RETENTION,
-         "type": {"type": "string", "description": "must equal the current type"},
+         "type": {"type": "string", "enum": STREAM_TYPES, "description": "must equal the current type"},
          "bucket": {"type": "string", "description": "must equal the current bucket"}}),
     "Deleted": {
         "type": "object",
@@ -196,13 +230,13 @@ COMPONENTS: dict[str, Schema] = {
         "type": "object",
         "required": ["id", "name", "scopes", "pools", "prefix", "created"],
         "properties": {"id": {"type": "string"}, "name": {"type": "string"},
-                       "scopes": {"type": "array", "items": {"type": "string", "enum": ["read", "write", "admin"]}},
+                       "scopes": {"type": "array", "items": {"type": "string", "enum": list(SCOPE_NAMES)}},
                        "pools": {"type": "array", "items": {"type": "string"}}, "prefix": {"type": "string"},
                        "created": TIME_OUT},
     },
     "ApiKeyCreate": _body(
         {"name": NAME,
-         "scopes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["read", "write", "admin"]}},
+         "scopes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(SCOPE_NAMES)}},
          "pools": {"type": "array", "items": {"type": "string"}}},
         ("name", "scopes")),
     "ApiKeyCreated": {
@@ -229,7 +263,8 @@ COMPONENTS: dict[str, Schema] = {
     },
     "OAuthClientCreate": _body(
         {"name": NAME, "grants": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(GRANTS)}},
-         "redirectUris": {"type": "array", "maxItems": 20, "items": {"type": "string", "format": "uri"}},
+         "redirectUris": {"type": "array", "maxItems": oauth.MAX_REDIRECT_URIS,
+                          "items": {"type": "string", "format": "uri"}},
          "scopes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(SCOPE_NAMES)}},
          "pools": {"type": "array", "items": {"type": "string"}}, "public": {"type": "boolean"},
          "expires": TIME_IN},
@@ -248,8 +283,9 @@ COMPONENTS: dict[str, Schema] = {
                        "created": TIME_OUT},
     },
     "UserCreate": _body(
-        {"username": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"\S"},
-         "password": {"type": "string", "minLength": 12, "maxLength": 256}, "name": NAME,
+        {"username": {"type": "string", "minLength": 1, "maxLength": users.USERNAME_MAX, "pattern": r"\S"},
+         "password": {"type": "string", "minLength": users.MIN_PASSWORD, "maxLength": users.MAX_PASSWORD},
+         "name": NAME,
          "scopes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(SCOPE_NAMES)}}},
         ("username", "password", "scopes")),
     "Issuer": {
@@ -262,15 +298,16 @@ COMPONENTS: dict[str, Schema] = {
                        "created": TIME_OUT},
     },
     "IssuerCreate": _body(
-        {"issuer": {"type": "string", "format": "uri"}, "audience": NAME,
+        {"issuer": {"type": "string", "format": "uri"}, "audience": _text(issuers.AUDIENCE_MAX),
          "jwksUri": {"type": "string", "format": "uri"},
-         "orgClaim": {"type": "string"}, "orgValue": {"type": "string"}, "scopeClaim": {"type": "string"},
+         "orgClaim": _text(issuers.CLAIM_MAX), "orgValue": _text(issuers.CLAIM_VALUE_MAX),
+         "scopeClaim": _text(issuers.CLAIM_MAX),
          "scopeMap": {"type": "object", "additionalProperties": {"type": "string", "enum": list(SCOPE_NAMES)}}},
-        ("issuer", "audience")),
+        ("issuer", "audience")) | {"dependentRequired": {"orgClaim": ["orgValue"], "orgValue": ["orgClaim"]}},
     "Me": {
         "type": "object",
         "required": ["kind", "id", "org", "scopes", "pools", "scheme"],
-        "properties": {"kind": {"type": "string", "enum": ["key", "client", "user"]}, "id": {"type": "string"},
+        "properties": {"kind": {"type": "string", "enum": [k.value for k in PrincipalKind]}, "id": {"type": "string"},
                        "org": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}},
                        "pools": {"type": "array", "items": {"type": "string"}}, "scheme": {"type": "string"}},
     },
@@ -289,7 +326,7 @@ COMPONENTS: dict[str, Schema] = {
         "type": "object",
         "required": ["stream", "timestamp", "value"],
         "additionalProperties": False,
-        "properties": {"stream": {"type": "string"}, "timestamp": TIME_IN, "value": {}},
+        "properties": {"stream": STREAM_ID, "timestamp": TIME_IN, "value": {}},
     },
     "Accepted": {"type": "object", "required": ["accepted"], "properties": {"accepted": {"type": "integer"}}},
     "DeletedCount": {"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "integer"}}},
@@ -298,7 +335,7 @@ COMPONENTS: dict[str, Schema] = {
         "required": ["stream", "name", "timestamp", "value"],
         "properties": {"stream": {"type": "string"}, "name": {"type": "string"},
                        "alias": _nullable({"type": "string"}), "bucket": _nullable({"type": "string"}),
-                       "timestamp": _nullable(TIME_OUT), "value": {"nullable": True}},
+                       "timestamp": _nullable(TIME_OUT), "value": {}},
     },
     "AggregateSource": {
         "type": "object",
@@ -310,7 +347,7 @@ COMPONENTS: dict[str, Schema] = {
         "type": "object",
         "required": ["timestamp"],
         "properties": {"timestamp": TIME_OUT},
-        "additionalProperties": {"description": "one value per function asked for", "nullable": True},
+        "additionalProperties": {"description": "one value per function asked for"},
     },
     "AggregatePage": {
         "type": "object",
@@ -322,9 +359,9 @@ COMPONENTS: dict[str, Schema] = {
         },
     },
     "QueryRequest": _body(
-        {"streams": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "string"}},
+        {"streams": {"type": "array", "minItems": 1, "maxItems": aggregates.MAX_STREAMS, "items": STREAM_ID},
          "start": TIME_IN, "end": TIME_IN, **AGGREGATE_FIELDS,
-         "limit": {"type": "integer", "minimum": 1, "maximum": 5000}, "cursor": {"type": "string"}},
+         "limit": {"type": "integer", "minimum": 1, "maximum": aggregates.MAX_LIMIT}, "cursor": {"type": "string"}},
         ("streams", "period")),
     "QueryPage": {
         "type": "object",
@@ -347,8 +384,9 @@ COMPONENTS: dict[str, Schema] = {
                        "username": {"type": "string"}, "password": {"type": "string"},
                        "topics": {"type": "object", "additionalProperties": {"type": "string"}}},
     },
-    "ConfigPut": _body({"configs": {"type": "object", "maxProperties": 200}, "partialUpdate": {"type": "boolean"}},
-                       ("configs",)),
+    "ConfigPut": _body({"configs": {"type": "object", "maxProperties": configs.MAX_KEYS,
+                                    "propertyNames": _text(configs.KEY_MAX)},
+                        "partialUpdate": {"type": "boolean"}}, ("configs",)),
     "Config": {
         "type": "object",
         "required": ["name", "stationId", "configs", "expected", "reported", "delta"],
@@ -361,9 +399,9 @@ COMPONENTS: dict[str, Schema] = {
         },
     },
     "ObjectEnvelope": _body(
-        {"content": {"type": "string", "description": "base64"},
-         "compression": {"type": "string", "enum": ["none", "gzip", "bzip2", "zlib"]},
-         "contentType": {"type": "string", "example": "image/png"}, "timestamp": TIME_IN},
+        {"content": {"type": "string", "pattern": objects.BASE64.pattern, "description": "base64"},
+         "compression": {"type": "string", "enum": list(objects.COMPRESSIONS)},
+         "contentType": _nullable({**MEDIA_TYPE, "example": "image/png"}), "timestamp": TIME_IN},
         ("content",)),
     "ObjectInterval": {
         "type": "object",
@@ -374,7 +412,7 @@ COMPONENTS: dict[str, Schema] = {
         "allOf": [OBJECT_VALUE, {"type": "object", "required": ["url", "expiresIn"],
                                  "properties": {"url": {"type": "string"}, "expiresIn": {"type": "integer"}}}],
     },
-    "UploadStart": _body({"contentType": {"type": "string"}, "timestamp": TIME_IN}),
+    "UploadStart": _body({"contentType": _nullable(MEDIA_TYPE), "timestamp": TIME_IN}),
     "Upload": {
         "type": "object",
         "required": ["upload", "url", "method", "headers", "timestamp", "expiresIn"],
@@ -384,19 +422,19 @@ COMPONENTS: dict[str, Schema] = {
                        "expiresIn": {"type": "integer"}},
     },
     "ExportRequest": _body(
-        {"streams": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string"}},
+        {"streams": {"type": "array", "minItems": 1, "maxItems": exports.MAX_STREAMS, "items": STREAM_ID},
          "start": TIME_IN, "end": TIME_IN,
          "aggregation": _body(AGGREGATE_FIELDS, ("period",)),
-         "format": {"type": "string", "enum": ["csv", "ndjson"]}, "async": {"type": "boolean"}},
+         "format": {"type": "string", "enum": list(exports.FORMATS)}, "async": {"type": "boolean"}},
         ("streams", "start", "end")),
     "Export": {
         "type": "object",
         "required": ["id", "status", "format", "streams", "start", "end", "created", "updated"],
         "properties": {
             "id": {"type": "string"},
-            "status": {"type": "string", "enum": ["pending", "running", "done", "failed"]},
+            "status": {"type": "string", "enum": list(exports.STATUSES)},
             "format": {"type": "string"}, "streams": {"type": "array", "items": {"type": "string"}},
-            "start": TIME_OUT, "end": TIME_OUT, "aggregation": {"type": "object", "nullable": True},
+            "start": TIME_OUT, "end": TIME_OUT, "aggregation": _nullable({"type": "object"}),
             "rows": _nullable({"type": "integer"}), "created": TIME_OUT, "updated": TIME_OUT,
             "url": {"type": "string"}, "expiresIn": {"type": "integer"}, "error": _nullable({"type": "string"}),
         },
@@ -411,14 +449,17 @@ def _query(name: str, schema: Schema, description: str = "", required: bool = Fa
     return parameter
 
 
-LIMIT_100 = _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50})
+LIST_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": v.LIST_LIMIT_MAX,
+                              "default": v.LIST_LIMIT_DEFAULT})
 CURSOR = _query("cursor", {"type": "string"}, "afterCursor (next page) or beforeCursor (previous page)")
 LABEL_FILTERS = (
-    _query("labels", {"type": "string"}, "comma-separated label keys that must be present"),
+    _query("labels", {"type": "string", "pattern": v.LABEL_LIST.pattern},
+           "comma-separated label keys that must be present"),
     _query("labels[key]", {"type": "string"}, "the label `key` must have this value (any key in brackets)"),
-    _query("labelsMatch", {"type": "string", "enum": ["any", "all"], "default": "any"}),
+    _query("labelsMatch", {"type": "string", "enum": list(v.LABELS_MATCH), "default": v.LABELS_MATCH[0]}),
 )
-TIME_PARAM: Schema = {"type": "string", "description": "ISO-8601 (any offset) or epoch milliseconds"}
+TIME_PARAM: Schema = {"type": "string", "pattern": TIME_TEXT,
+                      "description": "ISO-8601 (any offset) or epoch milliseconds"}
 
 
 @dataclass(frozen=True)
@@ -444,7 +485,7 @@ OPERATIONS: dict[str, Doc] = {
     "create_pool": Doc("Create a pool", "pools", 201, _ref("Pool"), _ref("PoolCreate"), errors=(409,)),
     "list_pools": Doc("List pools (or find one by `key`)", "pools", response=_list_of(_ref("Pool")),
                       query=(_query("key", {"type": "string"}, "the pool with this key, if any"), *LABEL_FILTERS,
-                             LIMIT_100, CURSOR)),
+                             LIST_LIMIT, CURSOR)),
     "get_pool": Doc("Get a pool", "pools", response=_ref("Pool")),
     "update_pool": Doc("Update a pool", "pools", response=_ref("Pool"), body=_ref("PoolUpdate")),
     "delete_pool": Doc("Delete a pool with everything under it", "pools", response=_ref("Deleted")),
@@ -455,7 +496,7 @@ OPERATIONS: dict[str, Doc] = {
         "List a pool's stations (or find one by `key`)", "stations", response=_list_of(_ref("Station")),
         query=(_query("key", {"type": "string"}, "the station with this key, if any"), *LABEL_FILTERS,
                _query("serialNumber", {"type": "string"}), _query("namePrefix", {"type": "string"}),
-               LIMIT_100, CURSOR)),
+               LIST_LIMIT, CURSOR)),
     "get_station": Doc("Get a station", "stations", response=_ref("Station")),
     "update_station": Doc("Update a station", "stations", response=_ref("Station"), body=_ref("StationUpdate"),
                           errors=(409,)),
@@ -464,7 +505,7 @@ OPERATIONS: dict[str, Doc] = {
     "create_bucket": Doc("Create a bucket at a station", "buckets", 201, _ref("Bucket"), _ref("BucketCreate"),
                          errors=(409,)),
     "list_buckets": Doc("List a station's buckets", "buckets", response=_list_of(_ref("Bucket")),
-                        query=(LIMIT_100, CURSOR)),
+                        query=(LIST_LIMIT, CURSOR)),
     "get_bucket": Doc("Get a bucket", "buckets", response=_ref("Bucket")),
     "update_bucket": Doc("Update a bucket's description and props", "buckets", response=_ref("Bucket"),
                          body=_ref("BucketUpdate")),
@@ -475,8 +516,8 @@ OPERATIONS: dict[str, Doc] = {
     "list_streams": Doc("List a station's streams (or find one by `alias` and `bucket`)", "streams",
                         response=_list_of(_ref("Stream")),
                         query=(_query("alias", {"type": "string"}, "the stream with this alias, if any"),
-                               _query("bucket", {"type": "string", "default": "default"}, "with `alias`"),
-                               *LABEL_FILTERS, LIMIT_100, CURSOR)),
+                               _query("bucket", {**BUCKET, "default": DEFAULT_BUCKET}, "with `alias`"),
+                               *LABEL_FILTERS, LIST_LIMIT, CURSOR)),
     "get_stream": Doc("Get a stream", "streams", response=_ref("Stream")),
     "update_stream": Doc("Update a stream (type and bucket are fixed)", "streams", response=_ref("Stream"),
                          body=_ref("StreamUpdate"), errors=(409,)),
@@ -490,7 +531,8 @@ OPERATIONS: dict[str, Doc] = {
                                   body=_body({"expires": _nullable(TIME_IN)}, ("expires",))),
     "native_auth:rotate_key": Doc("A new secret for a key; the old one works graceSeconds more (default 1 day)",
                                   "keys", 201, _ref("ApiKeyRotated"),
-                                  _body({"graceSeconds": {"type": "integer", "minimum": 0, "maximum": 2592000}}),
+                                  _body({"graceSeconds": {"type": "integer", "minimum": 0,
+                                                          "maximum": key_lifecycle.MAX_GRACE_S}}),
                                   body_required=False),
     # OAuth clients, users, issuers, the caller
     "native_auth:create_client": Doc("Register an OAuth client (the secret is shown once)", "oauth", 201,
@@ -512,10 +554,10 @@ OPERATIONS: dict[str, Doc] = {
     # intervals
     "push_stream": Doc(
         "Push intervals to one stream (upsert; validated whole)", "intervals", response=_ref("Accepted"),
-        body={"type": "array", "maxItems": 10000, "items": _ref("IntervalIn")}, errors=(413, 503)),
+        body={"type": "array", "maxItems": ingest.MAX_ITEMS, "items": _ref("IntervalIn")}, errors=(413, 503)),
     "push_many": Doc(
         "Push intervals to several streams", "intervals", response=_ref("Accepted"),
-        body={"type": "array", "maxItems": 10000, "items": _ref("StreamIntervalIn")}, errors=(413, 503)),
+        body={"type": "array", "maxItems": ingest.MAX_ITEMS, "items": _ref("StreamIntervalIn")}, errors=(413, 503)),
     "delete_range": Doc(
         "Delete a stream's intervals in [start, end)", "intervals", response=_ref("DeletedCount"),
         query=(_query("start", TIME_PARAM, required=True), _query("end", TIME_PARAM, required=True)),
@@ -524,9 +566,8 @@ OPERATIONS: dict[str, Doc] = {
         "Read a stream's intervals, raw or aggregated (with `period`)", "intervals",
         response={"anyOf": [_list_of(_ref("Interval")), _ref("AggregatePage")]},
         query=(_query("start", TIME_PARAM, "inclusive"), _query("end", TIME_PARAM, "exclusive"),
-               _query("order", {"type": "string", "enum": ["asc", "desc"], "default": "asc"}, "raw reads"),
-               _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000},
-                      "1 to 1000 raw, 1 to 5000 aggregated"),
+               _query("order", {"type": "string", "enum": list(v.ORDERS), "default": v.ORDERS[0]}, "raw reads"),
+               _query("limit", {"type": "integer", "minimum": 1, "maximum": query.MAX_LIMIT}),
                CURSOR, *(_query(name, schema) for name, schema in AGGREGATE_FIELDS.items()))),
     "latest": Doc("The last interval of a stream", "intervals", response=_ref("Interval")),
     "summary": Doc("Count, first and last interval of a stream in [start, end), from the rollups", "intervals",
@@ -540,7 +581,7 @@ OPERATIONS: dict[str, Doc] = {
     "native_devices:rotate_secret": Doc("New MQTT credentials for a station (shown once)", "devices", 201,
                                         _ref("MqttCredentials")),
     "native_devices:list_configs": Doc("A station's config groups", "devices", response=_list_of(_ref("Config")),
-                                       query=(_query("name", {"type": "string"}),)),
+                                       query=(_query("name", BUCKET, "only the group of this name"),)),
     "native_devices:get_config": Doc("One config group", "devices", response=_ref("Config")),
     "native_devices:put_config": Doc("Set a config group's expected values", "devices", response=_ref("Config"),
                                      body=_ref("ConfigPut")),
@@ -557,7 +598,7 @@ OPERATIONS: dict[str, Doc] = {
                                           _ref("ObjectInterval")),
     "native_objects:get_object": Doc(
         "An object's content, or (`as=url`) a presigned URL", "objects",
-        query=(_query("as", {"type": "string", "enum": ["content", "url"], "default": "content"}),),
+        query=(_query("as", {"type": "string", "enum": list(ANSWER_SHAPES), "default": ANSWER_SHAPES[0]}),),
         extra_responses={303: {"description": "too large to inline: Location is a presigned URL"}},
         content={"application/json": _ref("ObjectUrl"), "*/*": {"type": "string", "format": "binary"}}),
     "native_objects:create_export": Doc(
@@ -633,7 +674,7 @@ def build(routes: tuple[Route, ...] = ROUTES, server_url: str | None = None) -> 
     for route in documented(routes):
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     document: dict[str, Any] = {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": TITLE,
             "version": VERSION,

@@ -6,20 +6,41 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from watershed import signing
+from watershed import validation as v
 from watershed.api.request import Reply, Request
 from watershed.errors import NotFound, ValidationError, WatershedError
 from watershed.model import DEFAULT_BUCKET, Principal, Stream
-from watershed.services import cascade, counts, ingest, keys, query
+from watershed.services import aggregates, cascade, counts, ingest, keys, query
 from watershed.services import catalog as cat
-from watershed.validation import integer
-
-LIST_LIMIT = 50
-
+from watershed.validation import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, integer
 
 Lister = Callable[[str | None, str | None], Iterable[tuple[str, dict[str, Any]]]]
 """Catalog children after one sort key (ascending), or before one (descending)."""
 AT_OR_BEFORE = "~"
 """Appended to a sort key, `before` includes that key: sort keys hold only digits, hex, `#`, `-`."""
+
+
+def _paging(request: Request, scope: str) -> tuple[int, str | None, str | None]:
+    """A list's `limit` and where its signed cursor (bound to `scope`) starts: after or before a key."""
+    limit = integer(request.query.get("limit", LIST_LIMIT_DEFAULT), "limit", 1, LIST_LIMIT_MAX)
+    if not request.query.get("cursor"):
+        return limit, None, None
+    cursor = signing.verify(request.query["cursor"])
+    if cursor.get("s") != scope:
+        raise ValidationError("cursor does not belong to this list", "cursor")
+    if cursor.get("d") == "b":
+        return limit, None, str(cursor["k"])
+    return limit, str(cursor["k"]), None
+
+
+def _found(
+    request: Request, scope: str, found: dict[str, Any] | None, keep: Callable[[dict[str, Any]], bool]
+) -> Reply:
+    """A natural-key look-up answered as a list of at most one: the list's other parameters are
+    checked as on any page, and its filters apply to the one item found."""
+    _paging(request, scope)
+    kept = [cat.public(found)] if found is not None and keep(found) else []
+    return Reply(200, listing(request, kept, None))
 
 
 def _page(
@@ -31,16 +52,7 @@ def _page(
 ) -> Reply:
     """A `{"data", "paging"}` page of catalog children, forwards or backwards from a signed cursor
     bound to `scope`: `afterCursor`/`nextLink` and `beforeCursor`/`previousLink`."""
-    limit = integer(request.query.get("limit", LIST_LIMIT), "limit", 1, 100)
-    after = before = None
-    if request.query.get("cursor"):
-        cursor = signing.verify(request.query["cursor"])
-        if cursor.get("s") != scope:
-            raise ValidationError("cursor does not belong to this list", "cursor")
-        if cursor.get("d") == "b":
-            before = str(cursor["k"])
-        else:
-            after = str(cursor["k"])
+    limit, after, before = _paging(request, scope)
     rows: list[tuple[str, dict[str, Any]]] = []
     more = False
     for sort_key, doc in lister(after, before):
@@ -93,11 +105,10 @@ def create_pool(request: Request) -> Reply:
 
 def list_pools(request: Request) -> Reply:
     p = request.principal
+    scope, keep = f"pools:{p.org}", cat.label_filter(request.query)
     if request.query.get("key"):
-        found = cat.find_pool_by_key(p, request.query["key"])
-        return Reply(200, listing(request, [cat.public(found)] if found else [], None))
-    keep = cat.label_filter(request.query)
-    return _page(request, f"pools:{p.org}", lambda after, before: cat.list_pools(p, after, before), keep)
+        return _found(request, scope, cat.find_pool_by_key(p, request.query["key"]), keep)
+    return _page(request, scope, lambda after, before: cat.list_pools(p, after, before), keep)
 
 
 def get_pool(request: Request) -> Reply:
@@ -121,13 +132,11 @@ def create_station(request: Request) -> Reply:
 
 def list_stations(request: Request) -> Reply:
     p = request.principal
+    scope, keep = f"stations:{request.id}", cat.station_filter(request.query)
     if request.query.get("key"):
         cat.get_pool(p, request.id)
-        found = cat.find_station_by_key(p, request.id, request.query["key"])
-        return Reply(200, listing(request, [cat.public(found)] if found else [], None))
-    keep = cat.station_filter(request.query)
-    return _page(request, f"stations:{request.id}",
-                 lambda after, before: cat.list_stations(p, request.id, after, before), keep)
+        return _found(request, scope, cat.find_station_by_key(p, request.id, request.query["key"]), keep)
+    return _page(request, scope, lambda after, before: cat.list_stations(p, request.id, after, before), keep)
 
 
 def get_station(request: Request) -> Reply:
@@ -177,14 +186,12 @@ def create_stream(request: Request) -> Reply:
 
 def list_streams(request: Request) -> Reply:
     p = request.principal
+    scope, keep = f"streams:{request.id}", cat.label_filter(request.query)
     if request.query.get("alias"):
         cat.get_station(p, request.id)
-        found = cat.find_stream_by_alias(request.id, request.query.get("bucket") or DEFAULT_BUCKET,
-                                         request.query["alias"])
-        return Reply(200, listing(request, [cat.public(found)] if found else [], None))
-    keep = cat.label_filter(request.query)
-    return _page(request, f"streams:{request.id}",
-                 lambda after, before: cat.list_streams(p, request.id, after, before), keep)
+        bucket = v.bucket(request.query.get("bucket") or DEFAULT_BUCKET)
+        return _found(request, scope, cat.find_stream_by_alias(request.id, bucket, request.query["alias"]), keep)
+    return _page(request, scope, lambda after, before: cat.list_streams(p, request.id, after, before), keep)
 
 
 def get_stream(request: Request) -> Reply:
@@ -234,19 +241,12 @@ def push_many(request: Request) -> Reply:
 
 
 def delete_range(request: Request) -> Reply:
-    stream = _stream(request.principal, request.id)
-    for name in ("start", "end"):
-        if not request.query.get(name):
-            raise ValidationError(f"{name} is required to delete a range", name)
-    start, end = query.time_range(request.query)
-    from watershed.store import intervals
-
-    return Reply(200, {"deleted": intervals.delete_range(stream.id, start, end - 1)})
+    return Reply(200, {"deleted": ingest.delete_range(request.principal, request.id, request.query)})
 
 
 def pull(request: Request) -> Reply:
     stream = _stream(request.principal, request.id)
-    if request.query.get("period") or request.query.get("fn"):
+    if any(request.query.get(name) for name in aggregates.SPEC_FIELDS):
         from watershed.protocols import native_aggregates
 
         return native_aggregates.pull(request, stream)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from watershed.api.request import Reply, Request
+from watershed.protocols.native import listing
 from watershed.services import configs
 from watershed.services.mqtt import authorizer
 
@@ -23,10 +24,8 @@ def get_config(request: Request) -> Reply:
 
 def list_configs(request: Request) -> Reply:
     """All groups of a station (`?name=` keeps one, as ORing's list does); groups are few, so one page."""
-    name = request.query.get("name")
-    groups = configs.list_configs(request.principal, request.id)
-    data = [doc for doc in groups if name is None or doc["name"] == name]
-    return Reply(200, {"data": data, "paging": {"afterCursor": None, "nextLink": None}})
+    data = configs.list_configs(request.principal, request.id, request.query.get("name"))
+    return Reply(200, listing(request, data, None))
 
 
 def delete_config(request: Request) -> Reply:

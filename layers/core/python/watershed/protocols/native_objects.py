@@ -9,6 +9,9 @@ from watershed.services import catalog as cat
 from watershed.services import exports, objects
 from watershed.timefmt import format_time, parse_time
 
+ANSWER_SHAPES = ("content", "url")
+"""What `GET .../objects/{timestamp}?as=` answers: the bytes, or a presigned URL to them."""
+
 JSON = "application/json"
 
 
@@ -43,7 +46,7 @@ def get_object(request: Request) -> Reply:
     stream = _stream(request)
     ts = parse_time(request.path_params["timestamp"], "timestamp", bounded=False)
     shape = request.query.get("as", "content")
-    if shape not in ("content", "url"):
+    if shape not in ANSWER_SHAPES:
         raise ValidationError("as must be 'content' or 'url'", "as")
     meta = objects.find(stream, ts)
     if shape == "url":

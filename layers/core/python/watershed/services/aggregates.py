@@ -26,6 +26,8 @@ from watershed.validation import integer
 FUNCTIONS = ("avg", "min", "max", "sum", "count", "first", "last")
 NUMERIC_ONLY = frozenset({"avg", "min", "max", "sum"})
 FILLS = ("none", "null", "previous")
+SPEC_FIELDS = ("period", "fn", "tz", "fill")
+"""What makes a read aggregated: any of them asks for aggregates (and `period` is then required)."""
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
 MAX_STREAMS = 20

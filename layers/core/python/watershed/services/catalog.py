@@ -150,8 +150,8 @@ def _location(value: Any) -> dict[str, float] | None:
         return None
     v.obj(value, ("lat", "lon"), ("lat", "lon"), "location")
     return {
-        "lat": v.number(value["lat"], "location.lat", -90, 90),
-        "lon": v.number(value["lon"], "location.lon", -180, 180),
+        "lat": v.number(value["lat"], "location.lat", *v.LATITUDE),
+        "lon": v.number(value["lon"], "location.lon", *v.LONGITUDE),
     }
 
 
@@ -243,9 +243,9 @@ def label_filter(query: dict[str, str]) -> Callable[[dict[str, Any]], bool]:
             if not v.LABEL.match(key):
                 raise ValidationError("label keys match ^[a-zA-Z0-9-_:@.]+$", name)
             wanted.append((key, value))
-    match = query.get("labelsMatch", "any")
-    if match not in ("any", "all"):
-        raise ValidationError("must be 'any' or 'all'", "labelsMatch")
+    match = query.get("labelsMatch", v.LABELS_MATCH[0])
+    if match not in v.LABELS_MATCH:
+        raise ValidationError(f"must be one of {', '.join(v.LABELS_MATCH)}", "labelsMatch")
     combine = all if match == "all" else any
 
     def keep(doc: dict[str, Any]) -> bool:

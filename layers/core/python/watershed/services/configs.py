@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
 from typing import Any
 
 from watershed import config, topics
@@ -27,6 +26,7 @@ log = logging.getLogger(__name__)
 KIND = "config"
 BODY_FIELDS = ("configs", "partialUpdate")
 MAX_KEYS = 200
+KEY_MAX = 128
 MAX_BYTES = 65_536
 """Expected and reported values share one catalog item, and a DynamoDB item holds at most 400 KB."""
 IOT_DATA_ENDPOINT = config.IOT_DATA_ENDPOINT_ENV
@@ -119,7 +119,7 @@ def _check_values(value: Any, field: str) -> dict[str, Any]:
     if len(value) > MAX_KEYS:
         raise ValidationError(f"at most {MAX_KEYS} keys per config group", field)
     for key in value:
-        v.text(key, f"{field}.{key}", max_len=128)
+        v.text(key, f"{field}.{key}", max_len=KEY_MAX)
     try:
         encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
     except ValueError:
@@ -155,10 +155,13 @@ def get_config(principal: Principal, station_id: str, group: str) -> dict[str, A
     return view(doc)
 
 
-def list_configs(principal: Principal, station_id: str) -> Iterator[dict[str, Any]]:
+def list_configs(principal: Principal, station_id: str, name: str | None = None) -> list[dict[str, Any]]:
+    """A station's config groups (groups are few: one Query), or only the one called `name`."""
+    if name is not None:
+        v.topic_level(name, "name")
     cat.get_station(principal, station_id)
-    for _, doc in store.children("station", station_id, KIND):
-        yield view(doc)
+    return [view(doc) for _, doc in store.children("station", station_id, KIND)
+            if name is None or doc["name"] == name]
 
 
 def delete_config(principal: Principal, station_id: str, group: str) -> None:

@@ -38,9 +38,10 @@ STALE_RUNNING_MS = 16 * 60 * 1000
 """A `running` export untouched for longer than the worker's timeout died with its worker."""
 PREFIX = "exports/"
 PENDING = f"{PREFIX}pending/"
+STATUSES = ("pending", "running", "done", "failed")
 FORMATS = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
 FIELDS = ("streams", "start", "end", "aggregation", "format", "async")
-AGGREGATION_FIELDS = ("period", "fn", "tz", "fill")
+AGGREGATION_FIELDS = aggregates.SPEC_FIELDS
 SPOOL_BYTES = 8 * 1024 * 1024
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from watershed.errors import PayloadTooLarge, ValidationError
 from watershed.model import NUMERIC_TYPES, Interval, Principal, Stream, StreamType
 from watershed.services import catalog as cat
+from watershed.services import query
 from watershed.store import intervals
 from watershed.store.intervals import encode_value
 from watershed.timefmt import parse_time
@@ -133,6 +134,17 @@ def write(stream: Stream, points: Sequence[Interval]) -> int:
 
 def _stream(principal: Principal, stream_id: str, field: str = "id") -> Stream:
     return cat.stream_from_doc(cat.get_stream(principal, stream_id, field))
+
+
+def delete_range(principal: Principal, stream_id: str, params: dict[str, str]) -> int:
+    """Delete a stream's intervals in [start, end), both required (a missing bound is no "everything");
+    the buckets they were in are marked to roll up again. Answers how many were deleted."""
+    stream = _stream(principal, stream_id)
+    for name in ("start", "end"):
+        if not params.get(name):
+            raise ValidationError(f"{name} is required to delete a range", name)
+    start, end = query.time_range(params)
+    return intervals.delete_range(stream.id, start, end - 1)
 
 
 def push(principal: Principal, stream_id: str, body: Any) -> int:

@@ -23,6 +23,9 @@ from watershed.timefmt import now_ms
 from watershed.validation import obj, text
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+CLAIM_MAX = 128
+CLAIM_VALUE_MAX = 256
+AUDIENCE_MAX = 512
 FIELDS = ("issuer", "audience", "jwksUri", "orgClaim", "orgValue", "scopeClaim", "scopeMap")
 
 
@@ -60,8 +63,8 @@ def create_trust(org: str, body: Any) -> dict[str, Any]:
         raise ValidationError("Watershed's own issuer is always trusted", "issuer")
     org_claim = body.get("orgClaim")
     if org_claim is not None:
-        text(org_claim, "orgClaim", max_len=128)
-        text(body.get("orgValue"), "orgValue", max_len=256)
+        text(org_claim, "orgClaim", max_len=CLAIM_MAX)
+        text(body.get("orgValue"), "orgValue", max_len=CLAIM_VALUE_MAX)
     elif body.get("orgValue") is not None:
         raise ValidationError("orgValue needs orgClaim", "orgValue")
     scope_map = body.get("scopeMap") or {}
@@ -72,11 +75,11 @@ def create_trust(org: str, body: Any) -> dict[str, Any]:
         "id": str(uuid.uuid4()),
         "org": org,
         "issuer": issuer,
-        "audience": text(body["audience"], "audience", max_len=512),
+        "audience": text(body["audience"], "audience", max_len=AUDIENCE_MAX),
         "jwksUri": _url(body.get("jwksUri") or f"{issuer}/.well-known/jwks.json", "jwksUri"),
         "orgClaim": org_claim,
         "orgValue": body.get("orgValue"),
-        "scopeClaim": text(body.get("scopeClaim") or "scope", "scopeClaim", max_len=128),
+        "scopeClaim": text(body.get("scopeClaim") or "scope", "scopeClaim", max_len=CLAIM_MAX),
         "scopeMap": scope_map,
         "created": now_ms(),
     }

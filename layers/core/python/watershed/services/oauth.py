@@ -30,6 +30,7 @@ from watershed.timefmt import now_ms
 from watershed.validation import boolean, obj, text
 
 GRANTS = ("client_credentials", "authorization_code", "refresh_token", "implicit")
+MAX_REDIRECT_URIS = 20
 CLIENT_PREFIX = "wsc_"
 ACCESS_TOKEN_S = 3600
 CODE_S = 300
@@ -83,8 +84,8 @@ def create_client(org: str, body: Any) -> tuple[dict[str, Any], str | None]:
     if is_public and "client_credentials" in grants:
         raise ValidationError("a public client cannot use client_credentials", "grants")
     uris = body.get("redirectUris") or []
-    if not isinstance(uris, list) or len(uris) > 20:
-        raise ValidationError("redirectUris must be a list of at most 20 URIs", "redirectUris")
+    if not isinstance(uris, list) or len(uris) > MAX_REDIRECT_URIS:
+        raise ValidationError(f"redirectUris must be a list of at most {MAX_REDIRECT_URIS} URIs", "redirectUris")
     uris = [_redirect_uri(u, f"redirectUris[{i}]") for i, u in enumerate(uris)]
     if {"authorization_code", "implicit"} & set(grants) and not uris:
         raise ValidationError("authorization_code and implicit need at least one redirect URI", "redirectUris")

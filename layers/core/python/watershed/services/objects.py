@@ -34,6 +34,9 @@ COMPRESSIONS = ("none", "gzip", "bzip2", "zlib")
 ENVELOPE_FIELDS = ("content", "compression", "contentType", "timestamp")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;.*)?$")
+MEDIA_TYPE_MAX = 255
+BASE64 = re.compile(r"^\s*(([A-Za-z0-9+/]\s*){4})*(([A-Za-z0-9+/]\s*){2}==|([A-Za-z0-9+/]\s*){3}=)?\s*$")
+"""Standard base64, padded; whitespace between characters is ignored (as line-wrapped files have it)."""
 UPLOADS_HINT = "POST /v1/streams/{id}/objects/uploads hands out a presigned PUT for larger objects"
 
 
@@ -50,7 +53,7 @@ def require_object_stream(stream: Stream) -> None:
 
 
 def content_type(value: Any, field: str) -> str:
-    if not isinstance(value, str) or len(value) > 255 or not MEDIA_TYPE.match(value.strip()):
+    if not isinstance(value, str) or len(value) > MEDIA_TYPE_MAX or not MEDIA_TYPE.match(value.strip()):
         raise ValidationError("must be a media type such as image/png", field)
     return value.strip()
 

@@ -10,9 +10,10 @@ from watershed.errors import ValidationError
 from watershed.model import Interval, Stream
 from watershed.store import intervals
 from watershed.timefmt import DAY_MS, now_ms, parse_time
-from watershed.validation import integer
+from watershed.validation import ORDERS, integer
 
-MAX_LIMIT = 1000
+MAX_LIMIT = 5000
+"""As many raw intervals per page as aggregated rows: one documented bound for `limit`."""
 DEFAULT_LIMIT = 100
 END_OF_TIME = 2**53
 
@@ -35,7 +36,7 @@ def time_range(query: dict[str, str]) -> tuple[int, int]:
 def pull(stream: Stream, query: dict[str, str]) -> Page:
     """One page of raw intervals in [start, end), ascending or descending."""
     order = query.get("order", "asc")
-    if order not in ("asc", "desc"):
+    if order not in ORDERS:
         raise ValidationError("order must be 'asc' or 'desc'", "order")
     limit = integer(query.get("limit", DEFAULT_LIMIT), "limit", 1, MAX_LIMIT)
     start, end = time_range(query)

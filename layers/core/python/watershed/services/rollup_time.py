@@ -16,14 +16,15 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from watershed.errors import ValidationError
+from watershed.validation import ZONE_NAME, ZONE_NAME_MAX
 
 MINUTE_MS = 60_000
 BASE_MS = 15 * MINUTE_MS
 DAY_MINUTES = 1440
 PERIOD = re.compile(r"^([0-9]{1,4})(m|h)$")
-ZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+){0,2}$")
-"""IANA names are ASCII, at most three parts of at most 14 characters each (tzfile(5))."""
 CALENDAR = {"1d": "d", "1w": "w", "1mo": "mo"}
+PERIOD_TEXT = re.compile(r"^([0-9]{1,4}[mh]|1d|1w|1mo)$")
+"""The shape of every period name; `Nm`/`Nh` must also be at most a day."""
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ def parse_period(text: str, field: str = "period") -> Period:
 
 def parse_zone(name: str, field: str = "tz") -> ZoneInfo:
     """An IANA zone by name; a directory of the zone database (`Europe`) or any odd name is a 400."""
-    if len(name) > 64 or not ZONE_NAME.match(name):
-        raise ValidationError(f"unknown time zone '{name[:64]}'", field)
+    if len(name) > ZONE_NAME_MAX or not ZONE_NAME.match(name):
+        raise ValidationError(f"unknown time zone '{name[:ZONE_NAME_MAX]}'", field)
     try:
         return zone(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):

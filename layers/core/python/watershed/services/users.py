@@ -20,6 +20,8 @@ from watershed.validation import obj, text
 MAX_FAILURES = 5
 LOCKOUT_MS = 15 * 60 * 1000
 MIN_PASSWORD = 12
+MAX_PASSWORD = 256
+USERNAME_MAX = 128
 INTERNAL = ("passwordHash", "failures", "lockedUntil")
 
 
@@ -47,10 +49,10 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
 
 def create_user(org: str, body: Any) -> dict[str, Any]:
     body = obj(body, ("username", "password", "scopes", "name"), ("username", "password", "scopes"))
-    username = text(body["username"], "username", max_len=128).strip()
+    username = text(body["username"], "username", max_len=USERNAME_MAX).strip()
     password = body["password"]
-    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= 256:
-        raise ValidationError(f"password must be {MIN_PASSWORD} to 256 characters", "password")
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise ValidationError(f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters", "password")
     doc = {
         "id": str(uuid.uuid4()),
         "org": org,
