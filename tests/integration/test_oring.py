@@ -145,3 +145,264 @@ def test_list_filters_combine(oring: httpx.Client) -> None:
     assert oring.get("/v4/things", params={"labelOperator": "xor"}).status_code == 400
     assert oring.get("/v4/things", params={"limit": 101}).status_code == 400
     assert oring.get("/v4/things", params={"limit": 0}).status_code == 400
+
+
+def test_update_thing_labels_and_delete(oring: httpx.Client, native: httpx.Client) -> None:
+    thing = _thing(oring)
+    patched = oring.patch(f"/v4/things/{thing['id']}", json={
+        "name": "name-03", "serialNumber": "sn-03", "description": "My ORIO 2", "modelName": "ORIO-2",
+        "coordinates": [25.03, 121.56], "isEon": False, "visibility": "public"})
+    assert patched.status_code == 200, patched.text
+    data = patched.json()["data"]
+    assert (data["name"], data["serialNumber"], data["description"], data["modelName"], data["coordinates"],
+            data["isEon"], data["visibility"]) == ("name-03", "sn-03", "My ORIO 2", "ORIO-2", [25.03, 121.56],
+                                                   False, "public")
+    assert data["labels"] == SEED_THING["labels"] and set(data) == THING_FIELDS
+    station = native.get(f"/v1/stations/{thing['id']}").json()
+    assert (station["key"], station["location"]) == ("name-03", {"lat": 25.03, "lon": 121.56})
+
+    put = oring.put(f"/v4/things/{thing['id']}/labels/foo", json={"value": "cool"})
+    assert (put.status_code, put.json()) == (200, {"message": "ok"})
+    assert oring.put(f"/v4/things/{thing['id']}/labels/new", json={"value": "one"}).status_code == 200
+    labels = oring.get(f"/v4/things/{thing['id']}").json()["data"]["labels"]
+    assert labels == [{"key": "foo", "value": "cool"}, {"key": "foo1", "value": "bar1"}, {"key": "new", "value": "one"}]
+    bad = oring.put(f"/v4/things/{thing['id']}/labels/foo", json={"value": "not cool!"})
+    assert bad.status_code == 400 and bad.json()["field"] == "value"
+    gone = oring.delete(f"/v4/things/{thing['id']}/labels/foo1")
+    assert (gone.status_code, gone.json()) == (200, {"message": "ok"})
+    assert oring.delete(f"/v4/things/{thing['id']}/labels/foo1").status_code == 404
+    assert [label["key"] for label in oring.get(f"/v4/things/{thing['id']}").json()["data"]["labels"]] == ["foo", "new"]
+
+    deleted = oring.delete(f"/v4/things/{thing['id']}")
+    assert (deleted.status_code, deleted.json()) == (200, {"message": "ok"})
+    missing = oring.get(f"/v4/things/{thing['id']}")
+    assert missing.status_code == 404 and missing.json()["code"] == "NOT_FOUND_ERROR"
+    assert native.get(f"/v1/stations/{thing['id']}").status_code == 404
+
+
+def test_errors_speak_the_dialect(platform: Platform, oring: httpx.Client, native: httpx.Client) -> None:
+    url = f"{platform.url}/oring/v4/things"
+    none = httpx.get(url, timeout=30)
+    assert none.status_code == 401 and none.json()["code"] == "UNAUTHORIZED_ERROR" and none.json()["message"]
+    wrong = httpx.get(url, headers={"Authorization": "ApiKey wsk_nope"}, timeout=30)
+    assert wrong.status_code == 401 and wrong.json()["code"] == "UNAUTHORIZED_ERROR"
+    other_scheme = httpx.get(url, headers={"Authorization": f"Bitpool2 {oring.headers['authorization'][7:]}"},
+                             timeout=30)
+    assert other_scheme.status_code == 401
+    reader = native.post("/v1/keys", json={"name": "reader", "scopes": ["read"]}).json()["key"]
+    read_only = httpx.post(url, json=SEED_THING, headers={"Authorization": f"ApiKey {reader}"}, timeout=30)
+    assert read_only.status_code == 403 and read_only.json()["code"] == "FORBIDDEN_ERROR"
+    assert httpx.get(url, headers={"Authorization": f"ApiKey {reader}"}, timeout=30).status_code == 200
+    missing = oring.post("/v4/things", json={"name": "x"})
+    assert missing.status_code == 400 and missing.json()["code"] == "INVALID_REQUEST_ERROR"
+    assert missing.json()["field"] == "serialNumber"
+    bad_label = oring.post("/v4/things", json={**SEED_THING, "labels": [{"key": "a b", "value": "c"}]})
+    assert bad_label.status_code == 400 and bad_label.json()["field"] == "labels[0].key"
+    bad_visibility = oring.post("/v4/things", json={**SEED_THING, "visibility": "secret"})
+    assert bad_visibility.status_code == 400 and bad_visibility.json()["field"] == "visibility"
+    bad_coordinates = oring.post("/v4/things", json={**SEED_THING, "coordinates": [91, 0]})
+    assert bad_coordinates.status_code == 400 and bad_coordinates.json()["field"] == "coordinates[0]"
+    no_route = oring.get("/v4/nothing-here")
+    assert no_route.status_code == 404 and no_route.json()["code"] == "NOT_FOUND_ERROR"
+    forged = oring.get("/v4/things", params={"afterCursor": "abc"})
+    assert forged.status_code == 400 and forged.json()["field"] == "afterCursor"
+
+
+def test_a_foreign_thing_is_a_404(platform: Platform, oring: httpx.Client) -> None:
+    thing = _thing(oring)
+    _, other_key = platform.create_org("oring-other")
+    other = httpx.get(f"{platform.url}/oring/v4/things/{thing['id']}", headers={"Authorization": f"ApiKey {other_key}"},
+                      timeout=30)
+    assert other.status_code == 404 and other.json()["code"] == "NOT_FOUND_ERROR"
+    listed = httpx.get(f"{platform.url}/oring/v4/things", headers={"Authorization": f"ApiKey {other_key}"}, timeout=30)
+    assert listed.json()["metadata"]["total"] == 0 and listed.json()["data"] == []
+
+
+# the account
+
+
+def test_me_and_org(oring: httpx.Client, org: tuple[str, str]) -> None:
+    me = oring.get("/v4/me")
+    assert me.status_code == 200
+    assert {"id", "name", "email", "role", "orgId", "lastLoginedAt", "createdAt", "updatedAt"} <= set(me.json()["data"])
+    assert me.json()["data"]["orgId"] == org[0] and me.json()["data"]["role"] == "admin"
+    found = oring.get("/v4/org")
+    assert found.status_code == 200
+    data = found.json()["data"]
+    assert {"id", "name", "status", "type", "trialPeriod", "createdAt", "updatedAt"} <= set(data)
+    assert data["id"] == org[0] and data["name"].startswith("oring-")
+
+
+# configs
+
+
+def test_configs_are_the_native_config_groups(oring: httpx.Client, native: httpx.Client) -> None:
+    thing = _thing(oring)
+    base = f"/v4/things/{thing['id']}/configs"
+    put = oring.put(f"{base}/config1", json={"configs": {"foo": "bar", "number": 1, "boolean": True},
+                                             "partialUpdate": False})
+    assert put.status_code == 200, put.text
+    data = put.json()["data"]
+    assert set(data) == {"name", "configs", "lastConfigTime", "lastReportTime"}
+    assert data["name"] == "config1" and data["lastReportTime"] is None and data["lastConfigTime"].endswith("Z")
+    assert data["configs"] == [{"key": "foo", "expectedValue": "bar", "reportedValue": None},
+                               {"key": "number", "expectedValue": 1, "reportedValue": None},
+                               {"key": "boolean", "expectedValue": True, "reportedValue": None}]
+    partial = oring.put(f"{base}/config1", json={"configs": {"number": 2}, "partialUpdate": True}).json()["data"]
+    assert [(c["key"], c["expectedValue"]) for c in partial["configs"]] == [("foo", "bar"), ("number", 2),
+                                                                            ("boolean", True)]
+    assert oring.put(f"{base}/gw-1-mode", json={"configs": {"GW1_00800": 1}}).status_code == 200
+    native_view = native.get(f"/v1/stations/{thing['id']}/configs/config1").json()
+    assert native_view["expected"] == {"foo": "bar", "number": 2, "boolean": True}
+    listed = oring.get(base)
+    assert listed.status_code == 200 and [c["name"] for c in listed.json()["data"]] == ["config1", "gw-1-mode"]
+    assert [c["name"] for c in oring.get(base, params={"name": "gw-1-mode"}).json()["data"]] == ["gw-1-mode"]
+    one = oring.get(f"{base}/gw-1-mode")
+    assert one.status_code == 200 and one.json()["data"]["configs"] == [
+        {"key": "GW1_00800", "expectedValue": 1, "reportedValue": None}]
+    deleted = oring.delete(f"{base}/gw-1-mode")
+    assert (deleted.status_code, deleted.json()) == (200, {"message": "ok"})
+    assert oring.get(f"{base}/gw-1-mode").status_code == 404
+    assert oring.put(f"{base}/config1", json={"configs": [1]}).status_code == 400
+
+
+# data buckets and shapes
+
+
+def test_buckets_and_shapes_are_native_buckets_and_streams(oring: httpx.Client, native: httpx.Client) -> None:
+    thing = _thing(oring)
+    base = f"/v4/things/{thing['id']}/data-buckets"
+    created = oring.post(base, json=SEED_BUCKET)
+    assert created.status_code == 201, created.text
+    data = created.json()["data"]
+    assert set(data) == {"id", "description", "dataShapes", "createdAt", "updatedAt"}
+    assert (data["id"], data["description"]) == ("sensorData", "description")
+    assert all(set(s) == SHAPE_FIELDS for s in data["dataShapes"])
+    assert [(s["id"], s["valueType"], s["alias"], s["unit"]) for s in data["dataShapes"]] == [
+        (s["id"], s["valueType"], s["alias"], s["unit"]) for s in SEED_BUCKET["dataShapes"]]
+    bucket = native.get(f"/v1/stations/{thing['id']}/buckets/sensorData")
+    assert bucket.status_code == 200 and bucket.json()["description"] == "description"
+    streams = native.get(f"/v1/stations/{thing['id']}/streams").json()["data"]
+    assert {(s["alias"], s["type"], s["bucket"], s["unit"]) for s in streams} == {
+        (s["id"], s["valueType"], "sensorData", "unit") for s in SEED_BUCKET["dataShapes"]}
+    assert oring.post(base, json=SEED_BUCKET).status_code == 409
+
+    bare = oring.post(base, json={"id": "sensorData2", "dataShapes": [{"id": "integerType", "valueType": "integer"}]})
+    assert bare.status_code == 201
+    assert bare.json()["data"]["description"] is None and bare.json()["data"]["dataShapes"][0]["alias"] is None
+    listed = oring.get(base)
+    assert listed.status_code == 200 and [b["id"] for b in listed.json()["data"]] == ["sensorData", "sensorData2"]
+    assert len(listed.json()["data"][0]["dataShapes"]) == 6
+    one = oring.get(f"{base}/sensorData")
+    assert one.status_code == 200 and one.json()["data"]["id"] == "sensorData"
+
+    shape = oring.post(f"{base}/sensorData/data-shapes", json={"id": "floatType2", "alias": "alias", "unit": "unit",
+                                                               "valueType": "float"})
+    assert shape.status_code == 201, shape.text
+    assert set(shape.json()["data"]) == SHAPE_FIELDS and shape.json()["data"]["id"] == "floatType2"
+    assert oring.post(f"{base}/sensorData/data-shapes", json={"id": "floatType2", "valueType": "float"}
+                      ).status_code == 409
+    wrong_type = oring.post(f"{base}/sensorData/data-shapes", json={"id": "x", "valueType": "double"})
+    assert wrong_type.status_code == 400 and wrong_type.json()["field"] == "valueType"
+    dropped = oring.delete(f"{base}/sensorData/data-shapes/floatType2")
+    assert (dropped.status_code, dropped.json()) == (200, {"message": "ok"})
+    assert oring.delete(f"{base}/sensorData/data-shapes/floatType2").status_code == 404
+    assert len(oring.get(f"{base}/sensorData").json()["data"]["dataShapes"]) == 6
+
+    bad = oring.post(base, json={"id": "b3", "dataShapes": [{"id": "a", "valueType": "float"},
+                                                           {"id": "b", "valueType": "nope"}]})
+    assert bad.status_code == 400 and bad.json()["field"] == "dataShapes[1].valueType"
+    assert oring.get(f"{base}/b3").status_code == 404
+    gone = oring.delete(f"{base}/sensorData2")
+    assert (gone.status_code, gone.json()) == (200, {"message": "ok"})
+    assert oring.get(f"{base}/sensorData2").status_code == 404
+    assert native.get(f"/v1/stations/{thing['id']}/buckets/sensorData2").status_code == 404
+
+
+# timeline
+
+
+def _seeded(oring: httpx.Client, native: httpx.Client) -> tuple[dict[str, Any], dict[str, str]]:
+    """A thing with bucket sensorData (temperature, humidity) and data pushed over /v1: 12 timestamps,
+    humidity at every other one, one humidity-only timestamp."""
+    thing = _thing(oring)
+    created = oring.post(f"/v4/things/{thing['id']}/data-buckets", json={"id": "sensorData", "dataShapes": [
+        {"id": "temperature", "valueType": "float"}, {"id": "humidity", "valueType": "float"}]})
+    assert created.status_code == 201
+    streams = {s["alias"]: s["id"] for s in native.get(f"/v1/stations/{thing['id']}/streams").json()["data"]}
+    base = 1_589_444_400_000
+    temps = [{"timestamp": base + i * 1000, "value": 20 + i / 2} for i in range(12)]
+    hums = [{"timestamp": base + i * 1000, "value": round(0.5 + i / 100, 2)} for i in range(0, 12, 2)]
+    hums.append({"timestamp": base + 500, "value": 0.9})
+    for alias, points in (("temperature", temps), ("humidity", hums)):
+        pushed = native.post(f"/v1/streams/{streams[alias]}/intervals", json=points)
+        assert pushed.status_code in (200, 201), pushed.text
+    return thing, streams
+
+
+def _merged_native(native: httpx.Client, streams: dict[str, str], names: list[str]) -> list[dict[str, Any]]:
+    """The native raw reads of each stream, merged by timestamp, newest first."""
+    by_time: dict[str, list[dict[str, Any]]] = {}
+    for name in names:
+        for point in native.get(f"/v1/streams/{streams[name]}/intervals", params={"limit": 1000}).json()["data"]:
+            by_time.setdefault(point["timestamp"], []).append({"id": name, "value": point["value"]})
+    return [{"timestamp": ts, "values": by_time[ts]} for ts in sorted(by_time, reverse=True)]
+
+
+def test_timeline_equals_native_reads_merged_and_pages_both_ways(platform: Platform, oring: httpx.Client,
+                                                                  native: httpx.Client) -> None:
+    thing, streams = _seeded(oring, native)
+    path = f"/v4/things/{thing['id']}/data-buckets/sensorData/timeline"
+    expected = _merged_native(native, streams, ["temperature", "humidity"])
+    assert len(expected) == 13
+    whole = oring.get(path, params={"dataShapes": "temperature,humidity"})
+    assert whole.status_code == 200, whole.text
+    assert whole.json()["data"] == expected and whole.json()["metadata"] == {"total": 13}
+    assert whole.json()["paging"]["nextLink"] is None
+
+    first = oring.get(path, params={"dataShapes": "temperature,humidity", "limit": 5, "order": "desc"}).json()
+    pages = [first]
+    while pages[-1]["paging"]["nextLink"]:
+        link = pages[-1]["paging"]["nextLink"]
+        assert link.startswith(f"{platform.url}/oring{path}?")
+        query = parse_qs(urlsplit(link).query)
+        assert query["dataShapes"] == ["temperature,humidity"] and query["limit"] == ["5"]
+        pages.append(httpx.get(link, headers=oring.headers, timeout=30).json())
+    assert [len(p["data"]) for p in pages] == [5, 5, 3]
+    assert [row for p in pages for row in p["data"]] == expected
+    assert all(p["metadata"]["total"] == 13 for p in pages)
+    back = [pages[-1]]
+    while back[-1]["paging"]["previousLink"]:
+        back.append(httpx.get(back[-1]["paging"]["previousLink"], headers=oring.headers, timeout=30).json())
+    assert [p["data"] for p in reversed(back)] == [p["data"] for p in pages]
+
+    ascending = oring.get(path, params={"dataShapes": "humidity,temperature", "order": "asc", "limit": 100}).json()
+    assert [row["timestamp"] for row in ascending["data"]] == [row["timestamp"] for row in reversed(expected)]
+    assert ascending["data"][0]["values"] == [{"id": "humidity", "value": 0.5}, {"id": "temperature", "value": 20.0}]
+    assert ascending["data"][1]["values"] == [{"id": "humidity", "value": 0.9}]
+
+    ranged = oring.get(path, params={"dataShapes": "temperature", "begin": "2020-05-14T08:20:02.000Z",
+                                     "end": "2020-05-14T08:20:05.000Z"}).json()
+    assert [row["timestamp"] for row in ranged["data"]] == ["2020-05-14T08:20:04.000Z", "2020-05-14T08:20:03.000Z",
+                                                           "2020-05-14T08:20:02.000Z"]
+    assert ranged["metadata"]["total"] == 3
+
+    assert oring.get(path).status_code == 400
+    unknown = oring.get(path, params={"dataShapes": "temperature,pressure"})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "NOT_FOUND_ERROR"
+    assert oring.get(path, params={"dataShapes": "temperature", "order": "up"}).status_code == 400
+    other = oring.get(path, params={"dataShapes": "humidity", "afterCursor": first["paging"]["afterCursor"]})
+    assert other.status_code == 400 and other.json()["field"] == "afterCursor"
+
+
+def test_last_telemetries_and_last_data_time(oring: httpx.Client, native: httpx.Client) -> None:
+    thing, _ = _seeded(oring, native)
+    found = oring.get(f"/v4/things/{thing['id']}/data-buckets/sensorData/last-telemetries")
+    assert found.status_code == 200
+    assert found.json()["data"] == [
+        {"id": "temperature", "value": 25.5, "valueType": "float", "alias": None, "unit": None,
+         "timestamp": "2020-05-14T08:20:11.000Z"},
+        {"id": "humidity", "value": 0.6, "valueType": "float", "alias": None, "unit": None,
+         "timestamp": "2020-05-14T08:20:10.000Z"},
+    ]
+    assert oring.get(f"/v4/things/{thing['id']}").json()["data"]["lastDataTime"] == "2020-05-14T08:20:11.000Z"
