@@ -25,7 +25,7 @@ SEED_THING = {
     "isEon": True, "visibility": "private",
     "labels": [{"key": "foo", "value": "bar"}, {"key": "foo1", "value": "bar1"}],
 }
-SEED_BUCKET = {"id": "sensorData", "description": "description", "dataShapes": [
+SEED_BUCKET: dict[str, Any] = {"id": "sensorData", "description": "description", "dataShapes": [
     {"id": "floatType", "valueType": "float", "alias": "my alias", "unit": "unit"},
     {"id": "integerType", "valueType": "float", "alias": "my alias", "unit": "unit"},
     {"id": "stringType", "valueType": "string", "alias": "my alias", "unit": "unit"},
