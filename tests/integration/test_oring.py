@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import Platform
+from tests.integration.test_oauth import REDIRECT, _sign_in
 
 THING_FIELDS = {"id", "modelName", "serialNumber", "name", "description", "coordinates", "timezone", "isEon",
                 "isOnline", "status", "visibility", "lastDataTime", "lastCmdTime", "lastBirthTime", "lastDeathTime",
@@ -406,3 +407,71 @@ def test_last_telemetries_and_last_data_time(oring: httpx.Client, native: httpx.
          "timestamp": "2020-05-14T08:20:10.000Z"},
     ]
     assert oring.get(f"/v4/things/{thing['id']}").json()["data"]["lastDataTime"] == "2020-05-14T08:20:11.000Z"
+
+
+# OAuth 2.0 at /oring/v4/oauth/*: the seed's parameter names and JSON bodies
+
+
+def test_client_credentials_grant_with_the_seed_body(platform: Platform, native: httpx.Client) -> None:
+    client = native.post("/v1/clients", json={"name": "app", "grants": ["client_credentials"],
+                                              "scopes": ["read"]}).json()
+    token = httpx.post(f"{platform.url}/oring/v4/oauth/token", headers={"cache-control": "no-cache"}, json={
+        "grant_type": "client_credentials", "client_id": client["clientId"], "client_secret": client["clientSecret"],
+        "redirect_uri": REDIRECT}, timeout=30)
+    assert token.status_code == 200, token.text
+    body = token.json()
+    assert {"access_token", "token_type", "expires_in"} <= set(body) and body["token_type"] == "Bearer"
+    bearer = {"Authorization": f"Bearer {body['access_token']}"}
+    things = httpx.get(f"{platform.url}/oring/v4/things", headers=bearer, timeout=30)
+    assert things.status_code == 200 and things.json()["data"] == []
+    me = httpx.get(f"{platform.url}/oring/v4/me", headers=bearer, timeout=30).json()["data"]
+    assert (me["id"], me["kind"], me["role"]) == (client["clientId"], "client", "user")
+    refused = httpx.post(f"{platform.url}/oring/v4/things", headers=bearer, json=SEED_THING, timeout=30)
+    assert refused.status_code == 403 and refused.json()["code"] == "FORBIDDEN_ERROR"
+    wrong = httpx.post(f"{platform.url}/oring/v4/oauth/token", json={
+        "grant_type": "client_credentials", "client_id": client["clientId"], "client_secret": "nope"}, timeout=30)
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+
+
+def test_authorization_code_grant_with_the_seed_parameters(platform: Platform, native: httpx.Client) -> None:
+    user = native.post("/v1/users", json={"username": "angus", "password": "correct horse battery",
+                                          "scopes": ["admin"]})
+    assert user.status_code == 201
+    client = native.post("/v1/clients", json={"name": "dash", "grants": ["authorization_code"],
+                                              "redirectUris": [REDIRECT]}).json()
+    page = httpx.get(f"{platform.url}/oring/v4/oauth/authorize", params={
+        "client_id": client["clientId"], "redirect_uri": REDIRECT, "response_type": "code", "state": "SECURE_RANDOM"},
+        timeout=30)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    answer = _sign_in(page, "angus", "correct horse battery")
+    assert answer.status_code == 302, answer.text
+    assert str(answer.request.url).startswith(f"{platform.url}/oring/v4/oauth/authorize")
+    location = urlsplit(answer.headers["location"])
+    query = parse_qs(location.query)
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT and query["state"] == ["SECURE_RANDOM"]
+    token = httpx.post(f"{platform.url}/oring/v4/oauth/token", json={
+        "grant_type": "authorization_code", "client_id": client["clientId"], "client_secret": client["clientSecret"],
+        "redirect_uri": REDIRECT, "code": query["code"][0]}, timeout=30)
+    assert token.status_code == 200, token.text
+    assert token.json()["token_type"] == "Bearer" and token.json()["expires_in"] > 0
+    me = httpx.get(f"{platform.url}/oring/v4/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+                   timeout=30).json()["data"]
+    assert (me["id"], me["name"], me["role"], me["kind"]) == (user.json()["id"], "angus", "admin", "user")
+    assert me["createdAt"].endswith("Z")
+
+
+def test_implicit_grant_answers_in_the_fragment(platform: Platform, native: httpx.Client) -> None:
+    native.post("/v1/users", json={"username": "spa-user", "password": "correct horse battery", "scopes": ["read"]})
+    client = native.post("/v1/clients", json={"name": "spa", "grants": ["implicit"], "redirectUris": [REDIRECT],
+                                              "public": True}).json()
+    page = httpx.get(f"{platform.url}/oring/v4/oauth/authorize", params={
+        "client_id": client["clientId"], "redirect_uri": REDIRECT, "response_type": "token", "state": "SECURE_RANDOM"},
+        timeout=30)
+    answer = _sign_in(page, "spa-user", "correct horse battery")
+    assert answer.status_code == 302, answer.text
+    fragment = parse_qs(urlsplit(answer.headers["location"]).fragment)
+    assert fragment["token_type"] == ["Bearer"] and fragment["state"] == ["SECURE_RANDOM"]
+    assert int(fragment["expires_in"][0]) > 0
+    things = httpx.get(f"{platform.url}/oring/v4/things",
+                       headers={"Authorization": f"Bearer {fragment['access_token'][0]}"}, timeout=30)
+    assert things.status_code == 200
