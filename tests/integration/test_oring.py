@@ -209,6 +209,23 @@ def test_errors_speak_the_dialect(platform: Platform, oring: httpx.Client, nativ
     assert forged.status_code == 400 and forged.json()["field"] == "afterCursor"
 
 
+@pytest.mark.parametrize(("body", "field"), [
+    (b"not json", None), (b"[1, 2]", None), (b'{"name": "x", "serialNumber": "s", "modelName": "m", "colour": 1}',
+                                             "colour"),
+    (b'{"name": "has space", "serialNumber": "s", "modelName": "m"}', "name"),
+    (b'{"name": "x", "serialNumber": "s", "modelName": "m", "labels": {"a": "b"}}', "labels"),
+    (b'{"name": "x", "serialNumber": "s", "modelName": "m", "coordinates": [1]}', "coordinates"),
+    (b'{"name": "x", "serialNumber": "s", "modelName": "m", "isEon": "yes"}', "isEon"),
+])
+def test_bad_thing_bodies_are_400_naming_the_field(oring: httpx.Client, body: bytes, field: str | None) -> None:
+    answer = oring.post("/v4/things", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "INVALID_REQUEST_ERROR" and answer.json()["message"]
+    if field is not None:
+        assert answer.json()["field"] == field
+    assert oring.get("/v4/things").json()["metadata"]["total"] == 0
+
+
 def test_a_foreign_thing_is_a_404(platform: Platform, oring: httpx.Client) -> None:
     thing = _thing(oring)
     _, other_key = platform.create_org("oring-other")
