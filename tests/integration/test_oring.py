@@ -236,6 +236,19 @@ def test_a_foreign_thing_is_a_404(platform: Platform, oring: httpx.Client) -> No
     assert listed.json()["metadata"]["total"] == 0 and listed.json()["data"] == []
 
 
+def test_a_native_station_is_a_thing_by_id_but_not_listed(oring: httpx.Client, native: httpx.Client) -> None:
+    pool = native.post("/v1/pools", json={"name": "site"}).json()
+    station = native.post(f"/v1/pools/{pool['id']}/stations", json={"name": "gw", "serialNumber": "n-1"}).json()
+    native.post(f"/v1/stations/{station['id']}/streams", json={"name": "t", "type": "float", "alias": "temp",
+                                                              "bucket": "env"})
+    native.post(f"/v1/stations/{station['id']}/streams", json={"name": "no alias", "type": "float", "bucket": "env"})
+    got = oring.get(f"/v4/things/{station['id']}")
+    assert got.status_code == 200 and got.json()["data"]["serialNumber"] == "n-1"
+    buckets = oring.get(f"/v4/things/{station['id']}/data-buckets").json()["data"]
+    assert [(b["id"], [s["id"] for s in b["dataShapes"]]) for b in buckets] == [("env", ["temp"])]
+    assert oring.get("/v4/things").json()["metadata"]["total"] == 0
+
+
 # the account
 
 
