@@ -214,6 +214,9 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("bitpool", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW, "rollups": RO}),
     Function("byteport", memory_mb=1024, timeout_s=API_TIMEOUT_S,
              tables={"catalog": RW, "intervals": RW, "rollups": RO}, buckets={"objects": RW}),
+    # ORing PaaS v4 REST (issue 23): deletes cascade to intervals and rollups; configs publish expected values
+    Function("oring", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW, "rollups": RW},
+             buckets={"objects": RW}, iot_publish=(Scheme().expected_for_every_station(),)),
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

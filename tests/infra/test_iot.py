@@ -163,9 +163,11 @@ def test_functions_publish_retained_only_to_their_manifest_topics(synth: Synth) 
 
 
 def test_configs_may_publish_only_expected_config_topics(real: Synth) -> None:
-    (statement,) = _iot_statements(real, "configs")
-    assert statement["Resource"] == _topic_arn("things/*/config/expected/*")
-    assert [f.name for f in real.functions if f.iot_publish] == ["configs"]
+    """The native configs and the ORing facade's configs (issue 23) set expected configs; nothing else publishes."""
+    for name in ("configs", "oring"):
+        (statement,) = _iot_statements(real, name)
+        assert statement["Resource"] == _topic_arn("things/*/config/expected/*")
+    assert [f.name for f in real.functions if f.iot_publish] == ["configs", "oring"]
 
 
 def test_publishers_get_the_iot_data_endpoint_when_the_context_names_one(synthetic_code: Any) -> None:

@@ -218,6 +218,41 @@ ROUTES += (
 )
 
 
+# ORing PaaS v4 under /oring/v4: `Authorization: ApiKey <key>` or `Bearer <token>`, `{code, message}`
+# errors (issue 23); its OAuth paths are the platform's OAuth operations, in the OAuth dialect
+_ORING = {"auth": AuthMode.HANDLER, "schemes": (Scheme.API_KEY, Scheme.BEARER), "dialect": "oring"}
+_OR = "/oring/v4"
+_THING = f"{_OR}/things/{{id}}"
+_BUCKET = f"{_THING}/data-buckets/{{bucket}}"
+_OAUTH = {"auth": AuthMode.NONE, "dialect": "oauth"}
+ROUTES += (
+    _r("GET", f"{_OR}/me", "oring", "oring:me", R, **_ORING),
+    _r("GET", f"{_OR}/org", "oring", "oring:org", R, **_ORING),
+    _r("POST", f"{_OR}/things", "oring", "oring:create_thing", A, **_ORING),
+    _r("GET", f"{_OR}/things", "oring", "oring:list_things", R, **_ORING),
+    _r("GET", _THING, "oring", "oring:get_thing", R, **_ORING),
+    _r("PATCH", _THING, "oring", "oring:update_thing", A, **_ORING),
+    _r("DELETE", _THING, "oring", "oring:delete_thing", A, **_ORING),
+    _r("PUT", f"{_THING}/labels/{{key}}", "oring", "oring:put_label", A, **_ORING),
+    _r("DELETE", f"{_THING}/labels/{{key}}", "oring", "oring:delete_label", A, **_ORING),
+    _r("GET", f"{_THING}/configs", "oring", "oring:list_configs", R, **_ORING),
+    _r("GET", f"{_THING}/configs/{{group}}", "oring", "oring:get_config", R, **_ORING),
+    _r("PUT", f"{_THING}/configs/{{group}}", "oring", "oring:put_config", W, **_ORING),
+    _r("DELETE", f"{_THING}/configs/{{group}}", "oring", "oring:delete_config", W, **_ORING),
+    _r("POST", f"{_THING}/data-buckets", "oring", "oring:create_bucket", A, **_ORING),
+    _r("GET", f"{_THING}/data-buckets", "oring", "oring:list_buckets", R, **_ORING),
+    _r("GET", _BUCKET, "oring", "oring:get_bucket", R, **_ORING),
+    _r("DELETE", _BUCKET, "oring", "oring:delete_bucket", A, **_ORING),
+    _r("POST", f"{_BUCKET}/data-shapes", "oring", "oring:create_shape", A, **_ORING),
+    _r("DELETE", f"{_BUCKET}/data-shapes/{{shape}}", "oring", "oring:delete_shape", A, **_ORING),
+    _r("GET", f"{_BUCKET}/timeline", "oring", "oring:timeline", R, **_ORING),
+    _r("GET", f"{_BUCKET}/last-telemetries", "oring", "oring:last_telemetries", R, **_ORING),
+    _r("GET", f"{_OR}/oauth/authorize", "oauth", "oauth:authorize_page", Scope.NONE, **_OAUTH),
+    _r("POST", f"{_OR}/oauth/authorize", "oauth", "oauth:authorize_submit", Scope.NONE, **_OAUTH),
+    _r("POST", f"{_OR}/oauth/token", "oauth", "oauth:token", Scope.NONE, **_OAUTH),
+)
+
+
 def routes_for(function: str) -> tuple[Route, ...]:
     """The routes one function serves."""
     return tuple(r for r in ROUTES if r.function == function)

@@ -460,3 +460,14 @@ def bucket_streams(station_id: str, name: str) -> list[dict[str, Any]]:
             if (doc.get("bucket") or DEFAULT_BUCKET) == name]
 
 
+
+
+# the organisation itself
+
+
+def get_org(principal: Principal) -> dict[str, Any]:
+    """The caller's organisation (ORing's `GET /v4/org`): one GetItem."""
+    doc = store.get("org", principal.org)
+    if doc is None:
+        raise NotFound("organisation not found", None)
+    return doc
