@@ -182,3 +182,29 @@ def test_operation_conforms_and_never_fails(
 def test_the_served_document_is_the_route_tables(platform: Platform) -> None:
     served = httpx.get(f"{platform.url}/v1/openapi.json", timeout=30).json()
     assert served == openapi.build()
+
+
+def _integer_query_bounds() -> list[tuple[str, str, int, int]]:
+    """(path, parameter, documented minimum and maximum) of every GET's bounded integer query parameter."""
+    found = []
+    for path, item in DOCUMENT["paths"].items():
+        for parameter in item.get("get", {}).get("parameters", []):
+            schema = parameter.get("schema", {})
+            if parameter["in"] == "query" and schema.get("type") == "integer" and "maximum" in schema:
+                found.append((path, parameter["name"], int(schema.get("minimum", 0)), int(schema["maximum"])))
+    return found
+
+
+def test_documented_integer_bounds_are_the_enforced_ones(platform: Platform, real_ids: dict[str, str]) -> None:
+    bounds = _integer_query_bounds()
+    assert {(path, name) for path, name, _, _ in bounds} >= {("/v1/pools", "limit"),
+                                                          ("/v1/streams/{id}/intervals", "limit")}
+    with platform.client() as api:
+        for path, name, minimum, maximum in bounds:
+            url = path.format(**_path_parameters("GET", path, real_ids))
+            at_bound = api.get(url, params={name: maximum})
+            assert at_bound.status_code == 200, (path, name, at_bound.text)
+            past = api.get(url, params={name: maximum + 1})
+            assert (past.status_code, past.json()["field"]) == (400, name), (path, name)
+            below = api.get(url, params={name: minimum - 1})
+            assert (below.status_code, below.json()["field"]) == (400, name), (path, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -74,3 +75,43 @@ def test_every_schema_reference_resolves() -> None:
 def test_docs_api_md_carries_the_generated_operation_table() -> None:
     docs = Path(__file__).resolve().parents[2] / "docs" / "api.md"
     assert openapi.summary_table() in docs.read_text()
+
+
+BOUND_KEYWORDS = {"minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "minProperties",
+                  "maxProperties", "default"}
+
+
+def _schema_literals() -> list[str]:
+    """Bounds, enums and patterns written into openapi.py as literals instead of read from the
+    modules that enforce them (0 and 1 are structure: "not negative", "not empty")."""
+    source = Path(openapi.__file__).read_text()
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Dict):
+            continue
+        for key, value in zip(node.keys, node.values, strict=True):
+            if not isinstance(key, ast.Constant):
+                continue
+            literal = isinstance(value, ast.Constant)
+            if key.value in BOUND_KEYWORDS and literal and type(value.value) in (int, float) and value.value not in (0, 1):
+                found.append(f"line {node.lineno}: {key.value} {value.value}")
+            if key.value == "enum" and isinstance(value, ast.List | ast.Tuple):
+                found.append(f"line {node.lineno}: a literal enum")
+            if key.value == "pattern" and literal:
+                found.append(f"line {node.lineno}: a literal pattern")
+    return found
+
+
+def test_every_bound_enum_and_pattern_comes_from_the_code_that_enforces_it() -> None:
+    assert _schema_literals() == []
+
+
+def test_the_document_states_the_validators_bounds() -> None:
+    from watershed import validation as v
+    from watershed.services import ingest, users
+
+    schemas = openapi.build()["components"]["schemas"]
+    assert schemas["UserCreate"]["properties"]["password"]["minLength"] == users.MIN_PASSWORD
+    assert schemas["StationCreate"]["properties"]["name"]["maxLength"] == v.NAME_MAX
+    push = openapi.build()["paths"]["/v1/streams/{id}/intervals"]["post"]["requestBody"]
+    assert push["content"]["application/json"]["schema"]["maxItems"] == ingest.MAX_ITEMS

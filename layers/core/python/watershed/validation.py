@@ -23,6 +23,8 @@ LABEL = re.compile(r"^[a-zA-Z0-9\-_:@.]+$")
 LABEL_LIST = re.compile(r"^[a-zA-Z0-9\-_:@.,]*$")
 """The `labels` list filter: label keys separated by commas (empty parts are ignored)."""
 ALIAS = re.compile(r"^[a-zA-Z0-9\-_:@./]{1,128}$")
+NOT_BLANK = re.compile(r"\S")
+"""What `text` asks of a name: some character that is not white space."""
 WHOLE_NUMBER = re.compile(r"^-?[0-9]{1,18}$")
 """ASCII digits only (str.isdigit() also accepts '²', which int() refuses), and few of them: a longer
 number is out of every range here, and Python refuses to read one of more than 4,300 digits."""

@@ -63,7 +63,7 @@ def _list_of(item: Schema) -> Schema:
 
 def _text(max_len: int) -> Schema:
     """A string that is not blank, as `validation.text` checks it."""
-    return {"type": "string", "minLength": 1, "maxLength": max_len, "pattern": r"\S"}
+    return {"type": "string", "minLength": 1, "maxLength": max_len, "pattern": v.NOT_BLANK.pattern}
 
 
 def _body(properties: dict[str, Schema], required: tuple[str, ...] = ()) -> Schema:
@@ -283,7 +283,7 @@ COMPONENTS: dict[str, Schema] = {
                        "created": TIME_OUT},
     },
     "UserCreate": _body(
-        {"username": {"type": "string", "minLength": 1, "maxLength": users.USERNAME_MAX, "pattern": r"\S"},
+        {"username": _text(users.USERNAME_MAX),
          "password": {"type": "string", "minLength": users.MIN_PASSWORD, "maxLength": users.MAX_PASSWORD},
          "name": NAME,
          "scopes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(SCOPE_NAMES)}}},
