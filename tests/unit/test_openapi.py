@@ -93,7 +93,8 @@ def _schema_literals() -> list[str]:
             if not isinstance(key, ast.Constant):
                 continue
             literal = isinstance(value, ast.Constant)
-            if key.value in BOUND_KEYWORDS and literal and type(value.value) in (int, float) and value.value not in (0, 1):
+            number = literal and type(value.value) in (int, float) and value.value not in (0, 1)
+            if key.value in BOUND_KEYWORDS and number:
                 found.append(f"line {node.lineno}: {key.value} {value.value}")
             if key.value == "enum" and isinstance(value, ast.List | ast.Tuple):
                 found.append(f"line {node.lineno}: a literal enum")
