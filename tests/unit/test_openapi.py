@@ -93,9 +93,9 @@ def _schema_literals() -> list[str]:
             if not isinstance(key, ast.Constant):
                 continue
             literal = isinstance(value, ast.Constant)
-            number = literal and type(value.value) in (int, float) and value.value not in (0, 1)
+            number = isinstance(value, ast.Constant) and type(value.value) in (int, float) and value.value not in (0, 1)
             if key.value in BOUND_KEYWORDS and number:
-                found.append(f"line {node.lineno}: {key.value} {value.value}")
+                found.append(f"line {node.lineno}: {key.value} {ast.unparse(value)}")
             if key.value == "enum" and isinstance(value, ast.List | ast.Tuple):
                 found.append(f"line {node.lineno}: a literal enum")
             if key.value == "pattern" and literal:
