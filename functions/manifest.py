@@ -214,6 +214,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("bitpool", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW, "rollups": RO}),
     Function("byteport", memory_mb=1024, timeout_s=API_TIMEOUT_S,
              tables={"catalog": RW, "intervals": RW, "rollups": RO}, buckets={"objects": RW}),
+    Function("itwin", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW, "rollups": RW},
+             buckets={"objects": RW}),  # deleting a project deletes the blobs of its object streams
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

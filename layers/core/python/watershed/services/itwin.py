@@ -11,14 +11,15 @@ never lists devices. Entities leave this module only through `entity_from_doc`.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from watershed.errors import Conflict, NotFound, ValidationError
+from watershed.errors import Conflict, NotFound, ValidationError, WatershedError
 from watershed.model import Interval, Principal, StreamType
+from watershed.services import cascade, counts, ingest, natural
 from watershed.services import catalog as cat
-from watershed.services import counts, ingest, natural
 from watershed.store import catalog as store
-from watershed.timefmt import format_time, parse_time
+from watershed.timefmt import DAY_MS, format_time, now_ms, parse_time
 
 DEFAULT_PROJECT = "default"
 KINDS = ("node", "device", "sensor")
@@ -29,8 +30,9 @@ def bucket_name(sensor_id: str) -> str:
     return sensor_id.replace("/", ":")
 
 
-def _sensor_lookup(pool_id: str, sensor_id: str) -> str:
-    return f"itwin-sensor#{pool_id}#{sensor_id}"
+def _sensor_lookup(org: str, sensor_id: str) -> str:
+    """Per organisation, not per project: an upload names a sensor by its id alone (no projectIds)."""
+    return f"itwin-sensor#{org}#{sensor_id}"
 
 
 def project(principal: Principal, project_id: str | None, create: bool = True) -> dict[str, Any]:
@@ -47,17 +49,18 @@ def entity_from_doc(kind: str, doc: dict[str, Any], project_id: str) -> dict[str
     props.setdefault("NAME", doc.get("name") or entity_id)
     props["PROJECT_ID"] = project_id
     out: dict[str, Any] = {"id": entity_id, "props": props}
-    if kind == "sensor":
+    if kind == "sensor" or entity_type is not None:
         out["type"] = entity_type
     return out
 
 
 def _station(principal: Principal, pool_doc: dict[str, Any], kind: str, entity_id: str,
-             props: dict[str, Any]) -> dict[str, Any]:
+             props: dict[str, Any], entity_type: str | None = None) -> dict[str, Any]:
     if cat.find_station_by_key(principal, pool_doc["id"], entity_id) is not None:
         raise Conflict(f"{kind} {entity_id} exists", "id")
+    typed = {"ITWIN_TYPE": entity_type} if entity_type else {}
     body = {"name": str(props.get("NAME") or entity_id), "key": entity_id,
-            "props": {**props, "ITWIN_KIND": kind, "ITWIN_ID": entity_id}}
+            "props": {**props, **typed, "ITWIN_KIND": kind, "ITWIN_ID": entity_id}}
     return cat.create_station(principal, pool_doc["id"], body)
 
 
@@ -69,18 +72,19 @@ def _find(principal: Principal, pool_doc: dict[str, Any], kind: str, entity_id: 
 
 
 def create_node(principal: Principal, node_id: str, props: dict[str, Any],
-                project_id: str | None = None) -> dict[str, Any]:
+                project_id: str | None = None, entity_type: str | None = None) -> dict[str, Any]:
     """A new node; Conflict when it exists."""
     pool_doc = project(principal, project_id)
-    return entity_from_doc("node", _station(principal, pool_doc, "node", node_id, props), pool_doc["key"])
+    doc = _station(principal, pool_doc, "node", node_id, props, entity_type)
+    return entity_from_doc("node", doc, pool_doc["key"])
 
 
 def create_device(principal: Principal, device_id: str, node_id: str, props: dict[str, Any],
-                  project_id: str | None = None) -> dict[str, Any]:
+                  project_id: str | None = None, entity_type: str | None = None) -> dict[str, Any]:
     """A new device under an existing node (recorded as `NODE_ID`)."""
     pool_doc = project(principal, project_id)
     _find(principal, pool_doc, "node", node_id)
-    doc = _station(principal, pool_doc, "device", device_id, {**props, "NODE_ID": node_id})
+    doc = _station(principal, pool_doc, "device", device_id, {**props, "NODE_ID": node_id}, entity_type)
     return entity_from_doc("device", doc, pool_doc["key"])
 
 
@@ -90,18 +94,21 @@ def create_sensor(principal: Principal, sensor_id: str, device_id: str, sensor_t
     pool_doc = project(principal, project_id)
     device = _find(principal, pool_doc, "device", device_id)
     name = bucket_name(sensor_id)
-    if not store.create_guard(_sensor_lookup(pool_doc["id"], sensor_id), principal.org,
-                              {"station": device["id"], "bucket": name, "org": principal.org}):
+    if not store.create_guard(_sensor_lookup(principal.org, sensor_id), principal.org,
+                              {"station": device["id"], "bucket": name, "org": principal.org,
+                               "pool": pool_doc["id"]}):
         raise Conflict(f"sensor {sensor_id} exists", "id")
     body = {"name": name, "props": {**props, "DEVICE_ID": device_id, "ITWIN_ID": sensor_id,
                                     "ITWIN_TYPE": sensor_type, "ITWIN_KIND": "sensor"}}
     return entity_from_doc("sensor", cat.create_bucket(principal, device["id"], body), pool_doc["key"])
 
 
-def _sensor(principal: Principal, pool_doc: dict[str, Any], sensor_id: str, field: str) -> dict[str, Any]:
-    """A sensor's bucket doc: one GetItem on the lookup, one on the bucket."""
-    found = store.get_lookup(_sensor_lookup(pool_doc["id"], sensor_id))
-    if found is None or found.get("org") != principal.org:
+def _sensor(principal: Principal, pool_doc: dict[str, Any] | None, sensor_id: str, field: str) -> dict[str, Any]:
+    """A sensor's bucket doc (in the project `pool_doc` when given): one GetItem on the lookup, one
+    on the bucket."""
+    found = store.get_lookup(_sensor_lookup(principal.org, sensor_id))
+    if (found is None or found.get("org") != principal.org
+            or (pool_doc is not None and found.get("pool") != pool_doc["id"])):
         raise NotFound(f"sensor {sensor_id} not found", field)
     return cat.get_bucket(principal, found["station"], found["bucket"], field)
 
@@ -111,10 +118,10 @@ def get_sensor(principal: Principal, sensor_id: str, project_id: str | None = No
     return entity_from_doc("sensor", _sensor(principal, pool_doc, sensor_id, "id"), pool_doc["key"])
 
 
-def _sensor_home(principal: Principal, pool_doc: dict[str, Any],
-                 sensor_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _sensor_home(principal: Principal, pool_doc: dict[str, Any] | None, sensor_id: str,
+                 field: str = "sensorId") -> tuple[dict[str, Any], dict[str, Any]]:
     """A sensor's device station and bucket docs, which its metrics' streams are created in."""
-    bucket = _sensor(principal, pool_doc, sensor_id, "sensorId")
+    bucket = _sensor(principal, pool_doc, sensor_id, field)
     return cat.get_station(principal, bucket["station"]), bucket
 
 
@@ -139,13 +146,23 @@ def sensor_metrics(principal: Principal, sensor_id: str, project_id: str | None 
     return sorted(doc["alias"] for doc in cat.bucket_streams(bucket["station"], bucket["name"]))
 
 
+def existing_project(principal: Principal, project_id: str | None) -> dict[str, Any] | None:
+    """The pool of a named project (NotFound at `projectIds` when absent), or of the default
+    project, None when the organisation has none yet (nothing was made in it)."""
+    found = cat.find_pool_by_key(principal, project_id or DEFAULT_PROJECT)
+    if found is None and project_id:
+        raise NotFound(f"project {project_id} not found", "projectIds")
+    return found
+
+
 def upload(principal: Principal, observations: Any, project_id: str | None = None) -> int:
     """Store `[{sensorId, timestamp, values: {metric: value}}]`; no interval is written before every
     item is checked, but the streams of unknown metrics are created while checking. Each sensor
-    is resolved once per upload. Returns how many (metric, timestamp) pairs were stored."""
+    is resolved once per upload, in any project of the organisation unless `project_id` names one
+    (the REST upload names none). Returns how many (metric, timestamp) pairs were stored."""
     if not isinstance(observations, list) or not observations:
         raise ValidationError("must not be empty", "observations")
-    pool_doc = project(principal, project_id)
+    pool_doc = existing_project(principal, project_id) if project_id else None
     homes: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     batches: dict[str, tuple[Any, list[Interval]]] = {}
     for i, item in enumerate(observations):
@@ -160,7 +177,8 @@ def upload(principal: Principal, observations: Any, project_id: str | None = Non
             key = f"{item['sensorId']}\n{metric}"
             if key not in batches:
                 if item["sensorId"] not in homes:
-                    homes[item["sensorId"]] = _sensor_home(principal, pool_doc, item["sensorId"])
+                    homes[item["sensorId"]] = _sensor_home(principal, pool_doc, item["sensorId"],
+                                                           f"{field}.sensorId")
                 doc = _metric_stream(homes[item["sensorId"]], metric)
                 batches[key] = (cat.stream_from_doc(doc), [])
             stream, points = batches[key]
@@ -174,3 +192,355 @@ def observation_props(stream_doc: dict[str, Any], start: int, end: int) -> dict[
     last = summary.last.timestamp if summary.last is not None else None
     return {"OBSERVATION_COUNT": summary.count,
             "LAST_OBSERVATION": format_time(last) if last is not None else None}
+
+
+# The Sensor Data Service's templates: device and sensor types, the standard metrics and units
+
+
+def _metric(metric_id: str, display: str, default: str, units: list[tuple[str, str, str]]) -> dict[str, Any]:
+    return {"metric": metric_id, "id": metric_id, "displayName": display, "defaultUnit": default,
+            "units": [{"unit": u, "id": u, "displayName": name, "notation": notation} for u, name, notation in units]}
+
+
+METRIC_TYPES: tuple[dict[str, Any], ...] = (
+    _metric("T", "Temperature", "C", [("C", "celsius", "°C"), ("K", "kelvin", "°K"), ("F", "fahrenheit", "°F")]),
+    _metric("P_raw", "Raw pressure", "Pa", [("Pa", "pascal", "Pa"), ("kPa", "kilopascal", "kPa")]),
+    _metric("f", "Frequency", "Hz", [("Hz", "hertz", "Hz")]),
+    _metric("cum_distance", "Cumulative distance", "mm", [("mm", "millimeter", "mm"), ("m", "meter", "m")]),
+)
+"""The standard (KNOWN_*) metrics this service names; any other metric id is an UNKNOWN one."""
+DEVICE_TYPES: tuple[dict[str, Any], ...] = (
+    {"id": "IMPORT_DEVICE_SDE", "name": "Import Device", "icon": "smicon-device-import", "iconUnicode": "",
+     "manufacturer": "sensemetrics", "minThreadVersion": "1.0", "editOnly": False, "isDynamic": True},
+)
+SENSOR_TYPES: tuple[dict[str, Any], ...] = (
+    {"id": "GENERIC_SENSOR_SDE", "name": "GENERIC_SENSOR_SDE", "icon": "smicon-circle", "iconUnicode": "",
+     "metricsAndUnits": [{"metric": "GENERIC", "id": "GENERIC", "displayName": "generic", "defaultUnit": "GENERIC",
+                          "units": [{"unit": "GENERIC", "id": "GENERIC"}]}], "isDynamic": True},
+    {"id": "TEMPERATURE_SDE", "name": "Temperature", "icon": "smicon-temperature", "iconUnicode": "",
+     "metricsAndUnits": [{k: val for k, val in METRIC_TYPES[0].items()}], "isDynamic": True},
+)
+GENERIC_SENSOR = "GENERIC_SENSOR_SDE"
+NODE_INTEGRATION = "NODE_API_SDE"
+DYNAMIC = "DYNAMIC"
+MISSING_INTEGRATION_ID = ("Minimum request parameters not provided, new Devices and Sensors must have a valid "
+                          "`props.INTEGRATION_ID` set.")
+INVALID_NODE = "Cannot process integration ensure the provided nodeId is valid."
+CHANGE_STATES = ("new", "update", "remove")
+MAX_REF_ID = 256
+
+
+class IntegrationRefused(WatershedError):
+    """An integration the service cannot process (the seed's 422)."""
+
+    status = 422
+    code = "unprocessable"
+
+
+def known_metric(metric_id: str) -> dict[str, Any] | None:
+    return next((m for m in METRIC_TYPES if m["id"] == metric_id), None)
+
+
+def declared_metrics(props: dict[str, Any], field: str) -> list[tuple[str, str | None]]:
+    """A sensor's metrics and units from its KNOWN_/UNKNOWN_ METRICS and UNITS (maps index -> id),
+    in index order; a known metric without a unit takes its default unit."""
+    maps: dict[str, dict[str, Any]] = {}
+    for name in ("KNOWN_METRICS", "UNKNOWN_METRICS", "KNOWN_UNITS", "UNKNOWN_UNITS"):
+        value = props.get(name, {})
+        if not isinstance(value, dict) or not all(isinstance(x, str) and x for x in value.values()):
+            raise ValidationError("must be an object of index to non-empty string", f"{field}.{name}")
+        maps[name] = value
+    units = {**maps["KNOWN_UNITS"], **maps["UNKNOWN_UNITS"]}
+    metrics = {**maps["KNOWN_METRICS"], **maps["UNKNOWN_METRICS"]}
+    out: list[tuple[str, str | None]] = []
+    for index in sorted(metrics, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)):
+        metric = metrics[index]
+        known = known_metric(metric)
+        out.append((metric, units.get(index) or (known["defaultUnit"] if known else None)))
+    return out
+
+
+# integrations: a node with its devices and sensors, made, changed and removed in one request
+
+
+def _hex_id() -> str:
+    return secrets.token_hex(3).upper()
+
+
+def _ref_lookup(pool_id: str, ref_id: str) -> str:
+    return f"itwin-ref#{pool_id}#{ref_id}"
+
+
+def _state(spec: dict[str, Any], field: str) -> str:
+    state = spec.get("changeState") or ("update" if spec.get("id") else "new")
+    if state not in CHANGE_STATES:
+        raise ValidationError(f"changeState must be one of {', '.join(CHANGE_STATES)}", f"{field}.changeState")
+    return str(state)
+
+
+def _spec_props(spec: dict[str, Any], field: str) -> dict[str, Any]:
+    props = spec.get("props", {})
+    if not isinstance(props, dict):
+        raise ValidationError("must be an object", f"{field}.props")
+    return dict(props)
+
+
+def _ref_id(spec: dict[str, Any], field: str) -> str | None:
+    ref = spec.get("refId")
+    if ref is None:
+        return None
+    if not isinstance(ref, str) or not ref or len(ref) > MAX_REF_ID:
+        raise ValidationError(f"refId must be a string of 1 to {MAX_REF_ID} characters", f"{field}.refId")
+    return ref
+
+
+def _target_id(principal: Principal, pool_doc: dict[str, Any], spec: dict[str, Any], kind: str,
+               field: str) -> str:
+    """The id of the entity an update or remove names, by `id` or by `refId`."""
+    if isinstance(spec.get("id"), str):
+        return str(spec["id"])
+    ref = _ref_id(spec, field)
+    found = store.get_lookup(_ref_lookup(pool_doc["id"], ref)) if ref else None
+    if found is None or found.get("org") != principal.org or found.get("kind") != kind:
+        raise IntegrationRefused(f"no {kind} with this id or refId to {spec.get('changeState', 'update')}",
+                                 f"{field}.refId" if ref else f"{field}.id")
+    return str(found["id"])
+
+
+def _new_props(spec: dict[str, Any], props: dict[str, Any], field: str, types: tuple[dict[str, Any], ...],
+               now: str) -> dict[str, Any]:
+    if props.get("INTEGRATION_ID") not in {t["id"] for t in types}:
+        raise ValidationError(MISSING_INTEGRATION_ID, f"{field}.props.INTEGRATION_ID")
+    ref = _ref_id(spec, field)
+    out = {**props, "CREATION_DATE": now}
+    if ref:
+        out["SERIAL_NO"] = ref
+    return out
+
+
+def _claim_ref(principal: Principal, pool_doc: dict[str, Any], spec: dict[str, Any], kind: str,
+               entity_id: str, field: str) -> None:
+    ref = _ref_id(spec, field)
+    if ref and not store.create_guard(_ref_lookup(pool_doc["id"], ref), principal.org,
+                                      {"kind": kind, "id": entity_id, "org": principal.org}):
+        raise Conflict(f"refId {ref} is taken by another entity", f"{field}.refId")
+
+
+def _plan(principal: Principal, pool_doc: dict[str, Any], spec: dict[str, Any], now: str) -> list[tuple[Any, ...]]:
+    """Every change an integration asks for, each checked (types, targets, props) before any is made."""
+    plan: list[tuple[Any, ...]] = []
+    devices = spec.get("devices", [])
+    if not isinstance(devices, list):
+        raise ValidationError("must be an array", "integration.devices")
+    for i, device in enumerate(devices):
+        at = f"integration.devices[{i}]"
+        if not isinstance(device, dict):
+            raise ValidationError("must be an object", at)
+        state, props = _state(device, at), _spec_props(device, at)
+        if state == "new":
+            plan.append(("device", "new", None, _new_props(device, props, at, DEVICE_TYPES, now), device, at))
+        else:
+            device_id = _target_id(principal, pool_doc, device, "device", at)
+            _find(principal, pool_doc, "device", device_id)
+            plan.append(("device", state, device_id, props, device, at))
+        if state == "remove":
+            continue
+        sensors = device.get("sensors", [])
+        if not isinstance(sensors, list):
+            raise ValidationError("must be an array", f"{at}.sensors")
+        for j, sensor in enumerate(sensors):
+            sat = f"{at}.sensors[{j}]"
+            if not isinstance(sensor, dict):
+                raise ValidationError("must be an object", sat)
+            s_state, s_props = _state(sensor, sat), _spec_props(sensor, sat)
+            declared_metrics(s_props, f"{sat}.props")
+            if s_state == "new":
+                plan.append(("sensor", "new", None, _new_props(sensor, s_props, sat, SENSOR_TYPES, now), sensor, sat))
+            else:
+                sensor_id = _target_id(principal, pool_doc, sensor, "sensor", sat)
+                _sensor(principal, pool_doc, sensor_id, f"{sat}.id")
+                plan.append(("sensor", s_state, sensor_id, s_props, sensor, sat))
+    return plan
+
+
+def _metrics_of_new_sensor(principal: Principal, pool_doc: dict[str, Any], sensor_id: str,
+                           props: dict[str, Any], field: str) -> None:
+    home = _sensor_home(principal, pool_doc, sensor_id)
+    metrics = declared_metrics(props, field)
+    template = next((t for t in SENSOR_TYPES if t["id"] == props.get("INTEGRATION_ID")), None)
+    if not metrics and template is not None and template["id"] != GENERIC_SENSOR:
+        metrics = [(m["id"], m["defaultUnit"]) for m in template["metricsAndUnits"]]
+    for metric, unit in metrics:
+        _metric_stream(home, metric, unit)
+
+
+def integrate(principal: Principal, body: Any, project_id: str | None = None) -> dict[str, Any]:
+    """`{integration: {nodeId?, changeState?, props?, devices: [{changeState, refId, props, sensors}]}}`:
+    a new node (no `nodeId`, `changeState: new`) or changes under an existing one. Answers the node
+    and every device the request named (not removed) with all of its sensors."""
+    if not isinstance(body, dict) or not isinstance(body.get("integration"), dict):
+        raise ValidationError("must be an object", "integration")
+    spec = body["integration"]
+    pool_doc = project(principal, project_id)
+    now = format_time(now_ms())
+    node_id = spec.get("nodeId")
+    node_props = _spec_props(spec, "integration")
+    if node_id is None:
+        if spec.get("changeState") != "new":
+            raise IntegrationRefused(INVALID_NODE, "integration.nodeId")
+    elif not isinstance(node_id, str) or cat.find_station_by_key(principal, pool_doc["id"], node_id) is None:
+        raise IntegrationRefused(INVALID_NODE, "integration.nodeId")
+    else:
+        node_doc = _find(principal, pool_doc, "node", node_id)
+    plan = _plan(principal, pool_doc, spec, now)
+    if node_id is None:
+        serial = _hex_id()
+        node_id = f"/api/{serial}/node"
+        node_doc = _station(principal, pool_doc, "node", node_id,
+                            {"SERIAL_NO": serial, "CREATION_DATE": now, "INTEGRATION_ID": NODE_INTEGRATION,
+                             "NAME": f"Data Source API Import {serial}", **node_props}, DYNAMIC)
+    elif spec.get("changeState") == "remove":
+        remove_node(principal, node_id, project_id)
+        return {"node": entity_from_doc("node", node_doc, pool_doc["key"]), "devices": []}
+    elif node_props:
+        node_doc = _update_station(principal, node_doc, node_props)
+    touched: list[str] = []
+    device_id = ""
+    for kind, state, entity_id, props, entry, at in plan:
+        if kind == "device":
+            device_id = entity_id or f"{node_id}/dynamic/{_hex_id()}/device"
+            if state == "new":
+                _claim_ref(principal, pool_doc, entry, "device", device_id, at)
+                _station(principal, pool_doc, "device", device_id, {**props, "NODE_ID": node_id}, DYNAMIC)
+            elif state == "update":
+                _update_station(principal, _find(principal, pool_doc, "device", device_id), props)
+            else:
+                _remove_device(principal, pool_doc, device_id)
+                continue
+            touched.append(device_id)
+        elif state == "new":
+            sensor_id = f"{device_id}/{_hex_id()}/sensor"
+            _claim_ref(principal, pool_doc, entry, "sensor", sensor_id, at)
+            create_sensor(principal, sensor_id, device_id, DYNAMIC, {**props, "NODE_ID": node_id}, pool_doc["key"])
+            _metrics_of_new_sensor(principal, pool_doc, sensor_id, props, f"{at}.props")
+        elif state == "update":
+            bucket = _sensor(principal, pool_doc, entity_id, f"{at}.id")
+            cat.update_bucket(principal, bucket["station"], bucket["name"], {"props": props})
+            home = _sensor_home(principal, pool_doc, entity_id)
+            for metric, unit in declared_metrics(props, f"{at}.props"):
+                _metric_stream(home, metric, unit)
+        else:
+            bucket = _sensor(principal, pool_doc, entity_id, f"{at}.id")
+            cascade.delete_bucket(principal, bucket["station"], bucket["name"])
+    return {"node": entity_from_doc("node", node_doc, pool_doc["key"]),
+            "devices": [_device_tree(principal, pool_doc, _find(principal, pool_doc, "device", d))
+                        for d in dict.fromkeys(touched)]}
+
+
+def _update_station(principal: Principal, doc: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    """Overwrites the given props (a null removes one); `NAME` renames the station too."""
+    body: dict[str, Any] = {"props": {k: val for k, val in props.items() if not k.startswith("ITWIN_")}}
+    if isinstance(props.get("NAME"), str) and props["NAME"]:
+        body["name"] = props["NAME"]
+    return cat.update_station(principal, doc["id"], body)
+
+
+def _remove_device(principal: Principal, pool_doc: dict[str, Any], device_id: str) -> None:
+    cascade.delete_station(principal, _find(principal, pool_doc, "device", device_id)["id"])
+
+
+def remove_node(principal: Principal, node_id: str, project_id: str | None = None) -> None:
+    """A node, its devices and their sensors and data."""
+    pool_doc = project(principal, project_id, create=False)
+    node = _find(principal, pool_doc, "node", node_id)
+    for device in _stations(principal, pool_doc, "device"):
+        if (device.get("props") or {}).get("NODE_ID") == node_id:
+            cascade.delete_station(principal, device["id"])
+    cascade.delete_station(principal, node["id"])
+
+
+def _stations(principal: Principal, pool_doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [doc for _, doc in cat.list_stations(principal, pool_doc["id"], None)
+            if (doc.get("props") or {}).get("ITWIN_KIND") == kind]
+
+
+def _sensor_docs(principal: Principal, device_doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [doc for _, doc in cat.list_buckets(principal, device_doc["id"], None)
+            if (doc.get("props") or {}).get("ITWIN_KIND") == "sensor"]
+
+
+def sensor_entity(bucket_doc: dict[str, Any], project_key: str) -> dict[str, Any]:
+    """A sensor with `OBSERVATION_COUNT` (timestamps of its busiest metric) and `LAST_OBSERVATION`
+    from the counts of its metrics' streams."""
+    out = entity_from_doc("sensor", bucket_doc, project_key)
+    end = now_ms() + 2 * DAY_MS
+    found = [observation_props(doc, 0, end) for doc in cat.bucket_streams(bucket_doc["station"], bucket_doc["name"])]
+    if found:
+        out["props"]["OBSERVATION_COUNT"] = max(p["OBSERVATION_COUNT"] for p in found)
+        out["props"]["LAST_OBSERVATION"] = max((p["LAST_OBSERVATION"] for p in found if p["LAST_OBSERVATION"]),
+                                               default=None)
+    return out
+
+
+def _device_tree(principal: Principal, pool_doc: dict[str, Any], device_doc: dict[str, Any]) -> dict[str, Any]:
+    sensors = [sensor_entity(doc, pool_doc["key"]) for doc in _sensor_docs(principal, device_doc)]
+    device = entity_from_doc("device", device_doc, pool_doc["key"])
+    device["props"]["SIZE"] = len(sensors)
+    return {"device": device, "sensors": sensors}
+
+
+def node_integration(principal: Principal, node_id: str, project_id: str | None = None) -> dict[str, Any]:
+    """A node with all its devices and their sensors."""
+    pool_doc = existing_project(principal, project_id)
+    if pool_doc is None:
+        raise IntegrationRefused(INVALID_NODE, "nodeId")
+    try:
+        node = _find(principal, pool_doc, "node", node_id)
+    except NotFound:
+        raise IntegrationRefused(INVALID_NODE, "nodeId") from None
+    devices = [d for d in _stations(principal, pool_doc, "device") if (d.get("props") or {}).get("NODE_ID") == node_id]
+    return {"node": entity_from_doc("node", node, pool_doc["key"]),
+            "devices": [_device_tree(principal, pool_doc, d) for d in devices]}
+
+
+def list_entities(principal: Principal, kind: str, project_id: str | None, limit: int) -> list[dict[str, Any]]:
+    """The project's nodes, devices or sensors in creation order, at most `limit`."""
+    pool_doc = existing_project(principal, project_id)
+    if pool_doc is None:
+        return []
+    if kind != "sensor":
+        return [entity_from_doc(kind, doc, pool_doc["key"]) for doc in _stations(principal, pool_doc, kind)[:limit]]
+    out: list[dict[str, Any]] = []
+    for device in _stations(principal, pool_doc, "device"):
+        for doc in _sensor_docs(principal, device):
+            if len(out) >= limit:
+                return out
+            out.append(sensor_entity(doc, pool_doc["key"]))
+    return out
+
+
+def metrics_by_sensor(principal: Principal, sensor_ids: Any, project_id: str | None) -> dict[str, list[Any]]:
+    """Each sensor's metrics as (metric id, unit) from its streams (one Query per sensor)."""
+    if not isinstance(sensor_ids, list) or not sensor_ids:
+        raise ValidationError("must not be empty", "ids")
+    pool_doc = existing_project(principal, project_id) if project_id else None
+    out: dict[str, list[Any]] = {}
+    for i, sensor_id in enumerate(sensor_ids):
+        if not isinstance(sensor_id, str):
+            raise ValidationError("must be a sensor id", f"ids[{i}]")
+        bucket = _sensor(principal, pool_doc, sensor_id, f"ids[{i}]")
+        out[sensor_id] = [(doc["alias"], doc.get("unit")) for doc in cat.bucket_streams(bucket["station"],
+                                                                                         bucket["name"])]
+    return out
+
+
+def get_project(principal: Principal, project_id: str) -> dict[str, Any]:
+    found = cat.find_pool_by_key(principal, project_id)
+    if found is None:
+        raise NotFound(f"project {project_id} not found", "projectId")
+    return found
+
+
+def delete_project(principal: Principal, project_id: str) -> None:
+    """The project's pool and everything in it."""
+    cascade.delete_pool(principal, get_project(principal, project_id)["id"])
