@@ -140,6 +140,39 @@ def test_integration_errors_are_the_seeds(it: httpx.Client) -> None:
                    ).status_code == 400
 
 
+def test_refused_integrations_change_nothing_and_ref_ids_stay_unique(it: httpx.Client) -> None:
+    project = str(uuid.uuid4())
+    params = {"projectIds": project}
+    node_id = _integrate(it, {"integration": {"changeState": "new"}}, project)["node"]["id"]
+
+    def device(ref: str | None, **props: Any) -> dict[str, Any]:
+        return {"changeState": "new", **({"refId": ref} if ref else {}),
+                "props": {"INTEGRATION_ID": "IMPORT_DEVICE_SDE", **props}}
+
+    first = _integrate(it, {"integration": {"nodeId": node_id, "devices": [device("r1")]}}, project)
+    half = it.post("/integrations/integrate", params=params, json={"integration": {"nodeId": node_id, "devices": [
+        device("r2"), {"changeState": "new", "props": {"NAME": "no type"}}]}})
+    assert half.status_code == 400 and half.json()["error"]["target"] == "integration.devices[1].props.INTEGRATION_ID"
+    listed = it.get("/devices/all", params=params).json()["devices"]
+    assert [d["id"] for d in listed] == [first["devices"][0]["device"]["id"]]
+    for taken in ([device("r1")], [device("r3"), device("r3")]):
+        dup = it.post("/integrations/integrate", params=params, json={"integration": {"nodeId": node_id,
+                                                                                      "devices": taken}})
+        assert dup.status_code == 409 and dup.json()["error"]["code"] == "InvalidProcessIntegrationRequest"
+    elsewhere = _integrate(it, {"integration": {"changeState": "new"}}, project)["node"]["id"]
+    moved = it.post("/integrations/integrate", params=params, json={"integration": {"nodeId": elsewhere, "devices": [
+        {"changeState": "update", "refId": "r1", "props": {"NAME": "stolen"}}]}})
+    assert moved.status_code == 422
+    _integrate(it, {"integration": {"nodeId": node_id, "devices": [{"changeState": "remove", "refId": "r1"}]}},
+               project)
+    again = _integrate(it, {"integration": {"nodeId": node_id, "devices": [device("r1", NAME="again")]}}, project)
+    assert again["devices"][0]["device"]["props"]["NAME"] == "again"
+    gone = _integrate(it, {"integration": {"nodeId": node_id, "changeState": "remove"}}, project)
+    assert gone["node"]["id"] == node_id and gone["devices"] == []
+    assert [n["id"] for n in it.get("/nodes/all", params=params).json()["nodes"]] == [elsewhere]
+    assert it.get("/devices/all", params=params).json() == {"devices": []}
+
+
 def test_upload_is_accepted_and_read_back_through_the_integration_and_native_api(
         platform: Platform, org: tuple[str, str], it: httpx.Client) -> None:
     got = _integrate(it, SIMPLE, None)

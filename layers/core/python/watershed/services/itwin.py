@@ -12,6 +12,7 @@ never lists devices. Entities leave this module only through `entity_from_doc`.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from watershed.errors import Conflict, NotFound, ValidationError, WatershedError
@@ -45,7 +46,8 @@ def entity_from_doc(kind: str, doc: dict[str, Any], project_id: str) -> dict[str
     props = dict(doc.get("props") or {})
     entity_id = props.pop("ITWIN_ID", doc.get("key") or doc.get("name"))
     entity_type = props.pop("ITWIN_TYPE", None)
-    props.pop("ITWIN_KIND", None)
+    for name in [k for k in props if k.startswith("ITWIN_")]:
+        del props[name]
     props.setdefault("NAME", doc.get("name") or entity_id)
     props["PROJECT_ID"] = project_id
     out: dict[str, Any] = {"id": entity_id, "props": props}
@@ -88,19 +90,26 @@ def create_device(principal: Principal, device_id: str, node_id: str, props: dic
     return entity_from_doc("device", doc, pool_doc["key"])
 
 
-def create_sensor(principal: Principal, sensor_id: str, device_id: str, sensor_type: str,
-                  props: dict[str, Any], project_id: str | None = None) -> dict[str, Any]:
-    """A new sensor (bucket) at an existing device, findable by id alone."""
-    pool_doc = project(principal, project_id)
-    device = _find(principal, pool_doc, "device", device_id)
+def _sensor_bucket(principal: Principal, pool_doc: dict[str, Any], device: dict[str, Any], sensor_id: str,
+                   sensor_type: str, props: dict[str, Any]) -> dict[str, Any]:
+    """The bucket of a new sensor at a device station already checked, and its look-up."""
     name = bucket_name(sensor_id)
     if not store.create_guard(_sensor_lookup(principal.org, sensor_id), principal.org,
                               {"station": device["id"], "bucket": name, "org": principal.org,
                                "pool": pool_doc["id"]}):
         raise Conflict(f"sensor {sensor_id} exists", "id")
-    body = {"name": name, "props": {**props, "DEVICE_ID": device_id, "ITWIN_ID": sensor_id,
+    body = {"name": name, "props": {**props, "DEVICE_ID": device["key"], "ITWIN_ID": sensor_id,
                                     "ITWIN_TYPE": sensor_type, "ITWIN_KIND": "sensor"}}
-    return entity_from_doc("sensor", cat.create_bucket(principal, device["id"], body), pool_doc["key"])
+    return cat.create_bucket(principal, device["id"], body)
+
+
+def create_sensor(principal: Principal, sensor_id: str, device_id: str, sensor_type: str,
+                  props: dict[str, Any], project_id: str | None = None) -> dict[str, Any]:
+    """A new sensor (bucket) at an existing device, findable by id alone."""
+    pool_doc = project(principal, project_id)
+    device = _find(principal, pool_doc, "device", device_id)
+    doc = _sensor_bucket(principal, pool_doc, device, sensor_id, sensor_type, props)
+    return entity_from_doc("sensor", doc, pool_doc["key"])
 
 
 def _sensor(principal: Principal, pool_doc: dict[str, Any] | None, sensor_id: str, field: str) -> dict[str, Any]:
@@ -227,6 +236,8 @@ MISSING_INTEGRATION_ID = ("Minimum request parameters not provided, new Devices 
                           "`props.INTEGRATION_ID` set.")
 INVALID_NODE = "Cannot process integration ensure the provided nodeId is valid."
 CHANGE_STATES = ("new", "update", "remove")
+OWN_PROPS = frozenset({"NODE_ID", "DEVICE_ID", "PROJECT_ID"})
+"""Props this service sets (with every `ITWIN_*` one); a request's values for them are ignored."""
 MAX_REF_ID = 256
 
 
@@ -263,6 +274,19 @@ def declared_metrics(props: dict[str, Any], field: str) -> list[tuple[str, str |
 # integrations: a node with its devices and sensors, made, changed and removed in one request
 
 
+@dataclass
+class _Change:
+    """One entity change of an integration, checked before any is made."""
+
+    kind: str
+    state: str
+    field: str
+    props: dict[str, Any]
+    ref: str | None = None
+    doc: dict[str, Any] | None = None
+    """The existing station (device) or bucket (sensor) an update or remove acts on."""
+
+
 def _hex_id() -> str:
     return secrets.token_hex(3).upper()
 
@@ -279,10 +303,11 @@ def _state(spec: dict[str, Any], field: str) -> str:
 
 
 def _spec_props(spec: dict[str, Any], field: str) -> dict[str, Any]:
+    """A request's props without the ones this service keeps (`ITWIN_*`, the parents, the project)."""
     props = spec.get("props", {})
     if not isinstance(props, dict):
         raise ValidationError("must be an object", f"{field}.props")
-    return dict(props)
+    return {k: val for k, val in props.items() if not k.startswith("ITWIN_") and k not in OWN_PROPS}
 
 
 def _ref_id(spec: dict[str, Any], field: str) -> str | None:
@@ -294,88 +319,118 @@ def _ref_id(spec: dict[str, Any], field: str) -> str | None:
     return ref
 
 
-def _target_id(principal: Principal, pool_doc: dict[str, Any], spec: dict[str, Any], kind: str,
-               field: str) -> str:
+def _target_id(principal: Principal, pool_doc: dict[str, Any], spec: dict[str, Any], kind: str, field: str) -> str:
     """The id of the entity an update or remove names, by `id` or by `refId`."""
     if isinstance(spec.get("id"), str):
         return str(spec["id"])
     ref = _ref_id(spec, field)
     found = store.get_lookup(_ref_lookup(pool_doc["id"], ref)) if ref else None
     if found is None or found.get("org") != principal.org or found.get("kind") != kind:
-        raise IntegrationRefused(f"no {kind} with this id or refId to {spec.get('changeState', 'update')}",
-                                 f"{field}.refId" if ref else f"{field}.id")
+        raise IntegrationRefused(f"no {kind} with this id or refId", f"{field}.refId" if ref else f"{field}.id")
     return str(found["id"])
 
 
-def _new_props(spec: dict[str, Any], props: dict[str, Any], field: str, types: tuple[dict[str, Any], ...],
-               now: str) -> dict[str, Any]:
-    if props.get("INTEGRATION_ID") not in {t["id"] for t in types}:
-        raise ValidationError(MISSING_INTEGRATION_ID, f"{field}.props.INTEGRATION_ID")
+def _change(principal: Principal, pool_doc: dict[str, Any], spec: Any, kind: str, field: str, now: str,
+            parent: _Change | None, refs: set[str]) -> _Change:
+    if not isinstance(spec, dict):
+        raise ValidationError("must be an object", field)
+    state, props = _state(spec, field), _spec_props(spec, field)
+    if kind == "sensor":
+        declared_metrics(props, f"{field}.props")
     ref = _ref_id(spec, field)
-    out = {**props, "CREATION_DATE": now}
-    if ref:
-        out["SERIAL_NO"] = ref
-    return out
+    if state == "new":
+        types = DEVICE_TYPES if kind == "device" else SENSOR_TYPES
+        if props.get("INTEGRATION_ID") not in {t["id"] for t in types}:
+            raise ValidationError(MISSING_INTEGRATION_ID, f"{field}.props.INTEGRATION_ID")
+        if ref is not None:
+            if ref in refs or store.get_lookup(_ref_lookup(pool_doc["id"], ref)) is not None:
+                raise Conflict(f"refId {ref} is taken by another entity", f"{field}.refId")
+            refs.add(ref)
+            props["SERIAL_NO"] = ref
+        return _Change(kind, state, field, {**props, "CREATION_DATE": now}, ref)
+    entity_id = _target_id(principal, pool_doc, spec, kind, field)
+    if kind == "device":
+        doc = _find(principal, pool_doc, "device", entity_id)
+        if parent is not None and (doc.get("props") or {}).get("NODE_ID") != parent.props.get("NODE_ID"):
+            raise IntegrationRefused(f"device {entity_id} is not in this node", f"{field}.id")
+    else:
+        doc = _sensor(principal, pool_doc, entity_id, f"{field}.id")
+        if parent is None or parent.doc is None or doc["station"] != parent.doc["id"]:
+            raise IntegrationRefused(f"sensor {entity_id} is not at this device", f"{field}.id")
+    return _Change(kind, state, field, props, ref, doc)
 
 
-def _claim_ref(principal: Principal, pool_doc: dict[str, Any], spec: dict[str, Any], kind: str,
-               entity_id: str, field: str) -> None:
-    ref = _ref_id(spec, field)
-    if ref and not store.create_guard(_ref_lookup(pool_doc["id"], ref), principal.org,
-                                      {"kind": kind, "id": entity_id, "org": principal.org}):
-        raise Conflict(f"refId {ref} is taken by another entity", f"{field}.refId")
-
-
-def _plan(principal: Principal, pool_doc: dict[str, Any], spec: dict[str, Any], now: str) -> list[tuple[Any, ...]]:
-    """Every change an integration asks for, each checked (types, targets, props) before any is made."""
-    plan: list[tuple[Any, ...]] = []
+def _plan(principal: Principal, pool_doc: dict[str, Any], spec: dict[str, Any], node_id: str | None,
+          now: str) -> list[tuple[_Change, list[_Change]]]:
+    """Every change an integration asks for, each checked (types, targets, refIds, props) before any
+    is made, so a refused integration changes nothing."""
     devices = spec.get("devices", [])
     if not isinstance(devices, list):
         raise ValidationError("must be an array", "integration.devices")
-    for i, device in enumerate(devices):
+    node = _Change("node", "update", "integration", {"NODE_ID": node_id})
+    refs: set[str] = set()
+    plan: list[tuple[_Change, list[_Change]]] = []
+    for i, device_spec in enumerate(devices):
         at = f"integration.devices[{i}]"
-        if not isinstance(device, dict):
-            raise ValidationError("must be an object", at)
-        state, props = _state(device, at), _spec_props(device, at)
-        if state == "new":
-            plan.append(("device", "new", None, _new_props(device, props, at, DEVICE_TYPES, now), device, at))
-        else:
-            device_id = _target_id(principal, pool_doc, device, "device", at)
-            _find(principal, pool_doc, "device", device_id)
-            plan.append(("device", state, device_id, props, device, at))
-        if state == "remove":
-            continue
-        sensors = device.get("sensors", [])
+        device = _change(principal, pool_doc, device_spec, "device", at, now, node, refs)
+        sensors = device_spec.get("sensors", []) if device.state != "remove" else []
         if not isinstance(sensors, list):
             raise ValidationError("must be an array", f"{at}.sensors")
-        for j, sensor in enumerate(sensors):
-            sat = f"{at}.sensors[{j}]"
-            if not isinstance(sensor, dict):
-                raise ValidationError("must be an object", sat)
-            s_state, s_props = _state(sensor, sat), _spec_props(sensor, sat)
-            declared_metrics(s_props, f"{sat}.props")
-            if s_state == "new":
-                plan.append(("sensor", "new", None, _new_props(sensor, s_props, sat, SENSOR_TYPES, now), sensor, sat))
-            else:
-                sensor_id = _target_id(principal, pool_doc, sensor, "sensor", sat)
-                _sensor(principal, pool_doc, sensor_id, f"{sat}.id")
-                plan.append(("sensor", s_state, sensor_id, s_props, sensor, sat))
+        plan.append((device, [_change(principal, pool_doc, s, "sensor", f"{at}.sensors[{j}]", now, device, refs)
+                              for j, s in enumerate(sensors)]))
     return plan
 
 
-def _metrics_of_new_sensor(principal: Principal, pool_doc: dict[str, Any], sensor_id: str,
-                           props: dict[str, Any], field: str) -> None:
-    home = _sensor_home(principal, pool_doc, sensor_id)
-    metrics = declared_metrics(props, field)
-    template = next((t for t in SENSOR_TYPES if t["id"] == props.get("INTEGRATION_ID")), None)
+def _forget_refs(pool_doc: dict[str, Any], docs: list[dict[str, Any]]) -> None:
+    """A removed entity's refId may name a new one."""
+    refs = [str((doc.get("props") or {}).get("ITWIN_REF")) for doc in docs if (doc.get("props") or {}).get("ITWIN_REF")]
+    if refs:
+        store.delete_items([(_ref_lookup(pool_doc["id"], ref), store.GUARD) for ref in refs])
+
+
+def _claim_ref(principal: Principal, pool_doc: dict[str, Any], change: _Change, entity_id: str) -> dict[str, Any]:
+    """The refId's look-up (taken meanwhile: Conflict); the props that record it."""
+    if change.ref is None:
+        return {}
+    if not store.create_guard(_ref_lookup(pool_doc["id"], change.ref), principal.org,
+                              {"kind": change.kind, "id": entity_id, "org": principal.org}):
+        raise Conflict(f"refId {change.ref} is taken by another entity", f"{change.field}.refId")
+    return {"ITWIN_REF": change.ref}
+
+
+def _new_sensor(principal: Principal, pool_doc: dict[str, Any], device_doc: dict[str, Any], node_id: str,
+                change: _Change) -> None:
+    device_id = str(device_doc["key"])
+    sensor_id = f"{device_id}/{_hex_id()}/sensor"
+    extra = _claim_ref(principal, pool_doc, change, sensor_id)
+    bucket = _sensor_bucket(principal, pool_doc, device_doc, sensor_id, DYNAMIC,
+                            {**change.props, **extra, "NODE_ID": node_id})
+    metrics = declared_metrics(change.props, f"{change.field}.props")
+    template = next((t for t in SENSOR_TYPES if t["id"] == change.props.get("INTEGRATION_ID")), None)
     if not metrics and template is not None and template["id"] != GENERIC_SENSOR:
         metrics = [(m["id"], m["defaultUnit"]) for m in template["metricsAndUnits"]]
     for metric, unit in metrics:
-        _metric_stream(home, metric, unit)
+        _metric_stream((device_doc, bucket), metric, unit)
+
+
+def _apply_sensor(principal: Principal, pool_doc: dict[str, Any], device_doc: dict[str, Any], node_id: str,
+                  change: _Change) -> None:
+    if change.state == "new":
+        _new_sensor(principal, pool_doc, device_doc, node_id, change)
+        return
+    assert change.doc is not None
+    bucket = change.doc
+    if change.state == "remove":
+        cascade.delete_bucket(principal, bucket["station"], bucket["name"])
+        _forget_refs(pool_doc, [bucket])
+        return
+    updated = cat.update_bucket(principal, bucket["station"], bucket["name"], {"props": change.props})
+    for metric, unit in declared_metrics(change.props, f"{change.field}.props"):
+        _metric_stream((device_doc, updated), metric, unit)
 
 
 def integrate(principal: Principal, body: Any, project_id: str | None = None) -> dict[str, Any]:
-    """`{integration: {nodeId?, changeState?, props?, devices: [{changeState, refId, props, sensors}]}}`:
+    """`{integration: {nodeId?, changeState?, props?, devices: [{changeState, id|refId, props, sensors}]}}`:
     a new node (no `nodeId`, `changeState: new`) or changes under an existing one. Answers the node
     and every device the request named (not removed) with all of its sensors."""
     if not isinstance(body, dict) or not isinstance(body.get("integration"), dict):
@@ -385,68 +440,61 @@ def integrate(principal: Principal, body: Any, project_id: str | None = None) ->
     now = format_time(now_ms())
     node_id = spec.get("nodeId")
     node_props = _spec_props(spec, "integration")
-    if node_id is None:
-        if spec.get("changeState") != "new":
+    node_doc: dict[str, Any] | None = None
+    if node_id is not None:
+        node_doc = cat.find_station_by_key(principal, pool_doc["id"], node_id) if isinstance(node_id, str) else None
+        if node_doc is None or (node_doc.get("props") or {}).get("ITWIN_KIND") != "node":
             raise IntegrationRefused(INVALID_NODE, "integration.nodeId")
-    elif not isinstance(node_id, str) or cat.find_station_by_key(principal, pool_doc["id"], node_id) is None:
+    elif spec.get("changeState") != "new":
         raise IntegrationRefused(INVALID_NODE, "integration.nodeId")
-    else:
-        node_doc = _find(principal, pool_doc, "node", node_id)
-    plan = _plan(principal, pool_doc, spec, now)
-    if node_id is None:
+    if node_doc is not None and spec.get("changeState") == "remove":
+        remove_node(principal, node_doc["key"], pool_doc["key"])
+        return {"node": entity_from_doc("node", node_doc, pool_doc["key"]), "devices": []}
+    plan = _plan(principal, pool_doc, spec, node_id, now)
+    if node_doc is None:
         serial = _hex_id()
         node_id = f"/api/{serial}/node"
         node_doc = _station(principal, pool_doc, "node", node_id,
                             {"SERIAL_NO": serial, "CREATION_DATE": now, "INTEGRATION_ID": NODE_INTEGRATION,
                              "NAME": f"Data Source API Import {serial}", **node_props}, DYNAMIC)
-    elif spec.get("changeState") == "remove":
-        remove_node(principal, node_id, project_id)
-        return {"node": entity_from_doc("node", node_doc, pool_doc["key"]), "devices": []}
     elif node_props:
         node_doc = _update_station(principal, node_doc, node_props)
-    touched: list[str] = []
-    device_id = ""
-    for kind, state, entity_id, props, entry, at in plan:
-        if kind == "device":
-            device_id = entity_id or f"{node_id}/dynamic/{_hex_id()}/device"
-            if state == "new":
-                _claim_ref(principal, pool_doc, entry, "device", device_id, at)
-                _station(principal, pool_doc, "device", device_id, {**props, "NODE_ID": node_id}, DYNAMIC)
-            elif state == "update":
-                _update_station(principal, _find(principal, pool_doc, "device", device_id), props)
-            else:
-                _remove_device(principal, pool_doc, device_id)
-                continue
-            touched.append(device_id)
-        elif state == "new":
-            sensor_id = f"{device_id}/{_hex_id()}/sensor"
-            _claim_ref(principal, pool_doc, entry, "sensor", sensor_id, at)
-            create_sensor(principal, sensor_id, device_id, DYNAMIC, {**props, "NODE_ID": node_id}, pool_doc["key"])
-            _metrics_of_new_sensor(principal, pool_doc, sensor_id, props, f"{at}.props")
-        elif state == "update":
-            bucket = _sensor(principal, pool_doc, entity_id, f"{at}.id")
-            cat.update_bucket(principal, bucket["station"], bucket["name"], {"props": props})
-            home = _sensor_home(principal, pool_doc, entity_id)
-            for metric, unit in declared_metrics(props, f"{at}.props"):
-                _metric_stream(home, metric, unit)
+    node_id = str(node_doc["key"])
+    touched: dict[str, dict[str, Any]] = {}
+    for device, sensors in plan:
+        if device.state == "remove":
+            assert device.doc is not None
+            _remove_device(principal, pool_doc, device.doc)
+            touched.pop(device.doc["id"], None)
+            continue
+        if device.state == "new":
+            device_id = f"{node_id}/dynamic/{_hex_id()}/device"
+            extra = _claim_ref(principal, pool_doc, device, device_id)
+            device_doc = _station(principal, pool_doc, "device", device_id,
+                                  {**device.props, **extra, "NODE_ID": node_id}, DYNAMIC)
         else:
-            bucket = _sensor(principal, pool_doc, entity_id, f"{at}.id")
-            cascade.delete_bucket(principal, bucket["station"], bucket["name"])
+            assert device.doc is not None
+            device_doc = _update_station(principal, device.doc, device.props) if device.props else device.doc
+        for sensor in sensors:
+            _apply_sensor(principal, pool_doc, device_doc, node_id, sensor)
+        touched[device_doc["id"]] = device_doc
     return {"node": entity_from_doc("node", node_doc, pool_doc["key"]),
-            "devices": [_device_tree(principal, pool_doc, _find(principal, pool_doc, "device", d))
-                        for d in dict.fromkeys(touched)]}
+            "devices": [_device_tree(principal, pool_doc, doc) for doc in touched.values()]}
 
 
 def _update_station(principal: Principal, doc: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
     """Overwrites the given props (a null removes one); `NAME` renames the station too."""
-    body: dict[str, Any] = {"props": {k: val for k, val in props.items() if not k.startswith("ITWIN_")}}
+    body: dict[str, Any] = {"props": props}
     if isinstance(props.get("NAME"), str) and props["NAME"]:
         body["name"] = props["NAME"]
     return cat.update_station(principal, doc["id"], body)
 
 
-def _remove_device(principal: Principal, pool_doc: dict[str, Any], device_id: str) -> None:
-    cascade.delete_station(principal, _find(principal, pool_doc, "device", device_id)["id"])
+def _remove_device(principal: Principal, pool_doc: dict[str, Any], device_doc: dict[str, Any]) -> None:
+    """A device with its sensors and their data; their refIds are free again."""
+    sensors = _sensor_docs(principal, device_doc)
+    cascade.delete_station(principal, device_doc["id"])
+    _forget_refs(pool_doc, [device_doc, *sensors])
 
 
 def remove_node(principal: Principal, node_id: str, project_id: str | None = None) -> None:
@@ -455,7 +503,7 @@ def remove_node(principal: Principal, node_id: str, project_id: str | None = Non
     node = _find(principal, pool_doc, "node", node_id)
     for device in _stations(principal, pool_doc, "device"):
         if (device.get("props") or {}).get("NODE_ID") == node_id:
-            cascade.delete_station(principal, device["id"])
+            _remove_device(principal, pool_doc, device)
     cascade.delete_station(principal, node["id"])
 
 
