@@ -218,6 +218,10 @@ def test_bad_uploads_are_400_errors_and_store_nothing(it: httpx.Client) -> None:
     unknown = it.post("/data/upload", json={"observations": [
         {"sensorId": "/api/000000/node/dynamic/000000/device/000000/sensor", "timestamp": 0, "values": {"a": 1}}]})
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["path"] == "observations[0].sensorId"
+    many = [{"sensorId": sensor_id, "timestamp": i, "values": {"Alignment_Left_SD": 1, "Alignment_Right_SD": 2}}
+            for i in range(5001)]
+    too_many = it.post("/data/upload", json={"observations": many})
+    assert too_many.status_code == 413 and too_many.json()["errors"][0]["path"] == "observations[5000].values"
     no_values = it.post("/data/upload", json={"observations": [{"sensorId": sensor_id, "timestamp": 0}]})
     assert no_values.status_code == 400 and no_values.json()["errors"][0]["path"] == "observations[0].values"
     metrics = it.post("/sensors/metrics", json={"ids": [sensor_id]}).json()["metricsBySensor"][sensor_id]
@@ -308,6 +312,13 @@ def test_credentials_apikey_and_bearer_others_are_401(platform: Platform, org: t
     token = httpx.post(f"{platform.url}/oauth2/token", data={
         "grant_type": "client_credentials", "client_id": app["clientId"], "client_secret": app["clientSecret"]},
         timeout=30).json()["access_token"]
+    with platform.client(org[1]) as api:
+        reader = api.post("/v1/keys", json={"name": "itwin reader", "scopes": ["read"]}).json()["key"]
+    with httpx.Client(base_url=url, headers={"Authorization": f"ApiKey {reader}"}, timeout=30) as read_only:
+        assert read_only.get("/sensors/all").status_code == 200
+        for refused in (read_only.post("/data/upload", json={"observations": []}),
+                        read_only.post("/integrations/integrate", json=SIMPLE)):
+            assert refused.status_code == 403 and set(refused.json()) == {"errors"}
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as bearer:
         made = bearer.post("/integrations/integrate", json=SIMPLE)
         assert made.status_code == 200, made.text

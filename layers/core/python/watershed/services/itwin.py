@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from watershed.errors import Conflict, NotFound, ValidationError, WatershedError
+from watershed.errors import Conflict, NotFound, PayloadTooLarge, ValidationError, WatershedError
 from watershed.model import Interval, Principal, StreamType
 from watershed.services import cascade, counts, ingest, natural
 from watershed.services import catalog as cat
@@ -171,9 +171,11 @@ def upload(principal: Principal, observations: Any, project_id: str | None = Non
     (the REST upload names none). Returns how many (metric, timestamp) pairs were stored."""
     if not isinstance(observations, list) or not observations:
         raise ValidationError("must not be empty", "observations")
+    ingest.check_items(observations, "observations")
     pool_doc = existing_project(principal, project_id) if project_id else None
     homes: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     batches: dict[str, tuple[Any, list[Interval]]] = {}
+    total = 0
     for i, item in enumerate(observations):
         field = f"observations[{i}]"
         if not isinstance(item, dict) or not isinstance(item.get("sensorId"), str):
@@ -181,6 +183,9 @@ def upload(principal: Principal, observations: Any, project_id: str | None = Non
         values = item.get("values")
         if not isinstance(values, dict) or not values:
             raise ValidationError("must not be empty", f"{field}.values")
+        total += len(values)
+        if total > ingest.MAX_ITEMS:
+            raise PayloadTooLarge(f"at most {ingest.MAX_ITEMS} metric values per upload", f"{field}.values")
         ts = parse_time(item.get("timestamp"), f"{field}.timestamp")
         for metric, value in values.items():
             key = f"{item['sensorId']}\n{metric}"
