@@ -67,3 +67,17 @@ def test_client_props_cannot_set_the_services_own(aws: None) -> None:
     sensor = tree["devices"][0]["sensors"][0]
     assert sensor["props"]["DEVICE_ID"] == device["id"]
     assert itwin.get_sensor(ORG, sensor["id"], "p1")["props"]["NAME"] == "s"
+
+
+def test_metric_ids_are_checked_before_anything_is_made(aws: None) -> None:
+    bad = _sensor(UNKNOWN_METRICS={"0": "ok", "1": "not ok"}, UNKNOWN_UNITS={"1": "mm"})
+    with pytest.raises(ValidationError) as refused:
+        itwin.integrate(ORG, {"integration": {"changeState": "new", "devices": [_device(bad)]}}, "p1")
+    assert refused.value.field == "integration.devices[0].sensors[0].props.UNKNOWN_METRICS.1"
+    assert itwin.list_entities(ORG, "node", "p1", 10) == []
+    sensor_id = itwin.integrate(ORG, {"integration": {"changeState": "new", "devices": [_device(_sensor())]}},
+                                "p1")["devices"][0]["sensors"][0]["id"]
+    with pytest.raises(ValidationError) as upload:
+        itwin.upload(ORG, [{"sensorId": sensor_id, "timestamp": 0, "values": {"a b": 1}}])
+    assert upload.value.field == "observations[0].values.a b"
+    assert itwin.sensor_metrics(ORG, sensor_id, "p1") == []

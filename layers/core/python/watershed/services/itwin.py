@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from watershed import validation as v
 from watershed.errors import Conflict, NotFound, PayloadTooLarge, ValidationError, WatershedError
 from watershed.model import Interval, Principal, StreamType
 from watershed.services import cascade, counts, ingest, natural
@@ -188,6 +189,7 @@ def upload(principal: Principal, observations: Any, project_id: str | None = Non
             raise PayloadTooLarge(f"at most {ingest.MAX_ITEMS} metric values per upload", f"{field}.values")
         ts = parse_time(item.get("timestamp"), f"{field}.timestamp")
         for metric, value in values.items():
+            metric_id(metric, f"{field}.values.{metric[:128]}")
             key = f"{item['sensorId']}\n{metric}"
             if key not in batches:
                 if item["sensorId"] not in homes:
@@ -232,7 +234,7 @@ SENSOR_TYPES: tuple[dict[str, Any], ...] = (
      "metricsAndUnits": [{"metric": "GENERIC", "id": "GENERIC", "displayName": "generic", "defaultUnit": "GENERIC",
                           "units": [{"unit": "GENERIC", "id": "GENERIC"}]}], "isDynamic": True},
     {"id": "TEMPERATURE_SDE", "name": "Temperature", "icon": "smicon-temperature", "iconUnicode": "",
-     "metricsAndUnits": [{k: val for k, val in METRIC_TYPES[0].items()}], "isDynamic": True},
+     "metricsAndUnits": [dict(METRIC_TYPES[0])], "isDynamic": True},
 )
 GENERIC_SENSOR = "GENERIC_SENSOR_SDE"
 NODE_INTEGRATION = "NODE_API_SDE"
@@ -269,11 +271,27 @@ def declared_metrics(props: dict[str, Any], field: str) -> list[tuple[str, str |
     units = {**maps["KNOWN_UNITS"], **maps["UNKNOWN_UNITS"]}
     metrics = {**maps["KNOWN_METRICS"], **maps["UNKNOWN_METRICS"]}
     out: list[tuple[str, str | None]] = []
-    for index in sorted(metrics, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)):
-        metric = metrics[index]
+    for index in sorted(metrics, key=_index_order):
+        metric = metric_id(metrics[index], f"{field}.{'UNKNOWN' if index in maps['UNKNOWN_METRICS'] else 'KNOWN'}"
+                                           f"_METRICS.{index}")
         known = known_metric(metric)
-        out.append((metric, units.get(index) or (known["defaultUnit"] if known else None)))
+        unit = units.get(index) or (known["defaultUnit"] if known else None)
+        out.append((metric, v.opt_text(unit, f"{field}.UNITS.{index}", v.UNIT_MAX)))
     return out
+
+
+def _index_order(index: str) -> tuple[bool, int, str]:
+    """"0", "1", ..., "10" in numeric order, any other key after them."""
+    numeric = index.isascii() and index.isdigit() and len(index) <= 9
+    return (not numeric, int(index) if numeric else 0, index)
+
+
+def metric_id(value: Any, field: str) -> str:
+    """A metric id is its stream's alias, so it takes the alias's characters."""
+    try:
+        return v.alias(value, field)
+    except ValidationError:
+        raise ValidationError("a metric id is 1 to 128 of a-z A-Z 0-9 - _ : @ . /", field) from None
 
 
 # integrations: a node with its devices and sensors, made, changed and removed in one request
