@@ -21,6 +21,7 @@ from watershed.model import Interval, Principal, StreamType
 from watershed.services import cascade, counts, ingest, natural
 from watershed.services import catalog as cat
 from watershed.store import catalog as store
+from watershed.store import intervals
 from watershed.timefmt import DAY_MS, format_time, now_ms, parse_time
 
 DEFAULT_PROJECT = "default"
@@ -203,11 +204,12 @@ def upload(principal: Principal, observations: Any, project_id: str | None = Non
 
 
 def observation_props(stream_doc: dict[str, Any], start: int, end: int) -> dict[str, Any]:
-    """`OBSERVATION_COUNT` and `LAST_OBSERVATION` of one metric from the counts' summary."""
-    summary = counts.summary(cat.stream_from_doc(stream_doc), start, end)
-    last = summary.last.timestamp if summary.last is not None else None
-    return {"OBSERVATION_COUNT": summary.count,
-            "LAST_OBSERVATION": format_time(last) if last is not None else None}
+    """`OBSERVATION_COUNT` and `LAST_OBSERVATION` of one metric: the counts (rollups) and one Query
+    for the last interval's timestamp."""
+    stream = cat.stream_from_doc(stream_doc)
+    last = intervals.query_range(stream.id, start, end - 1, descending=True, limit=1)
+    return {"OBSERVATION_COUNT": counts.count(stream, start, end),
+            "LAST_OBSERVATION": format_time(last[0].timestamp) if last else None}
 
 
 # The Sensor Data Service's templates: device and sensor types, the standard metrics and units
@@ -540,21 +542,28 @@ def _sensor_docs(principal: Principal, device_doc: dict[str, Any]) -> list[dict[
             if (doc.get("props") or {}).get("ITWIN_KIND") == "sensor"]
 
 
-def sensor_entity(bucket_doc: dict[str, Any], project_key: str) -> dict[str, Any]:
-    """A sensor with `OBSERVATION_COUNT` (timestamps of its busiest metric) and `LAST_OBSERVATION`
-    from the counts of its metrics' streams."""
-    out = entity_from_doc("sensor", bucket_doc, project_key)
+def _device_sensors(principal: Principal, device_doc: dict[str, Any], project_key: str) -> list[dict[str, Any]]:
+    """A device's sensors with `OBSERVATION_COUNT` (timestamps of the busiest metric) and
+    `LAST_OBSERVATION` from the counts of their metrics' streams: one Query for the buckets, one
+    for the streams, then the counts of each stream."""
+    streams: dict[str, list[dict[str, Any]]] = {}
+    for _, doc in store.children("station", device_doc["id"], "stream"):
+        streams.setdefault(str(doc.get("bucket") or ""), []).append(doc)
     end = now_ms() + 2 * DAY_MS
-    found = [observation_props(doc, 0, end) for doc in cat.bucket_streams(bucket_doc["station"], bucket_doc["name"])]
-    if found:
-        out["props"]["OBSERVATION_COUNT"] = max(p["OBSERVATION_COUNT"] for p in found)
-        out["props"]["LAST_OBSERVATION"] = max((p["LAST_OBSERVATION"] for p in found if p["LAST_OBSERVATION"]),
-                                               default=None)
+    out = []
+    for bucket in _sensor_docs(principal, device_doc):
+        entity = entity_from_doc("sensor", bucket, project_key)
+        found = [observation_props(doc, 0, end) for doc in streams.get(bucket["name"], [])]
+        if found:
+            entity["props"]["OBSERVATION_COUNT"] = max(p["OBSERVATION_COUNT"] for p in found)
+            entity["props"]["LAST_OBSERVATION"] = max((p["LAST_OBSERVATION"] for p in found if p["LAST_OBSERVATION"]),
+                                                      default=None)
+        out.append(entity)
     return out
 
 
 def _device_tree(principal: Principal, pool_doc: dict[str, Any], device_doc: dict[str, Any]) -> dict[str, Any]:
-    sensors = [sensor_entity(doc, pool_doc["key"]) for doc in _sensor_docs(principal, device_doc)]
+    sensors = _device_sensors(principal, device_doc, pool_doc["key"])
     device = entity_from_doc("device", device_doc, pool_doc["key"])
     device["props"]["SIZE"] = len(sensors)
     return {"device": device, "sensors": sensors}
@@ -583,11 +592,10 @@ def list_entities(principal: Principal, kind: str, project_id: str | None, limit
         return [entity_from_doc(kind, doc, pool_doc["key"]) for doc in _stations(principal, pool_doc, kind)[:limit]]
     out: list[dict[str, Any]] = []
     for device in _stations(principal, pool_doc, "device"):
-        for doc in _sensor_docs(principal, device):
-            if len(out) >= limit:
-                return out
-            out.append(sensor_entity(doc, pool_doc["key"]))
-    return out
+        if len(out) >= limit:
+            break
+        out.extend(_device_sensors(principal, device, pool_doc["key"]))
+    return out[:limit]
 
 
 def metrics_by_sensor(principal: Principal, sensor_ids: Any, project_id: str | None) -> dict[str, list[Any]]:
