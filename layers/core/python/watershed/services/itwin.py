@@ -12,6 +12,7 @@ never lists devices. Entities leave this module only through `entity_from_doc`.
 from __future__ import annotations
 
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -434,8 +435,9 @@ def _new_sensor(principal: Principal, pool_doc: dict[str, Any], device_doc: dict
     template = next((t for t in SENSOR_TYPES if t["id"] == change.props.get("INTEGRATION_ID")), None)
     if not metrics and template is not None and template["id"] != GENERIC_SENSOR:
         metrics = [(m["id"], m["defaultUnit"]) for m in template["metricsAndUnits"]]
-    for metric, unit in metrics:
-        _metric_stream((device_doc, bucket), metric, unit)
+    for metric, unit in dict(metrics).items():  # a new bucket holds no stream yet: no alias look-up
+        cat.create_stream_in(device_doc, {"name": metric, "alias": metric, "type": StreamType.FLOAT.value,
+                                          "bucket": bucket["name"], **({"unit": unit} if unit else {})})
 
 
 def _apply_sensor(principal: Principal, pool_doc: dict[str, Any], device_doc: dict[str, Any], node_id: str,
@@ -457,7 +459,8 @@ def _apply_sensor(principal: Principal, pool_doc: dict[str, Any], device_doc: di
 def integrate(principal: Principal, body: Any, project_id: str | None = None) -> dict[str, Any]:
     """`{integration: {nodeId?, changeState?, props?, devices: [{changeState, id|refId, props, sensors}]}}`:
     a new node (no `nodeId`, `changeState: new`) or changes under an existing one. Answers the node
-    and every device the request named (not removed) with all of its sensors."""
+    and every device the request named (not removed) with all of its sensors, without counts (as
+    the seed's answer)."""
     if not isinstance(body, dict) or not isinstance(body.get("integration"), dict):
         raise ValidationError("must be an object", "integration")
     spec = body["integration"]
@@ -542,35 +545,59 @@ def _sensor_docs(principal: Principal, device_doc: dict[str, Any]) -> list[dict[
             if (doc.get("props") or {}).get("ITWIN_KIND") == "sensor"]
 
 
-def _device_sensors(principal: Principal, device_doc: dict[str, Any], project_key: str) -> list[dict[str, Any]]:
-    """A device's sensors with `OBSERVATION_COUNT` (timestamps of the busiest metric) and
-    `LAST_OBSERVATION` from the counts of their metrics' streams: one Query for the buckets, one
-    for the streams, then the counts of each stream."""
-    streams: dict[str, list[dict[str, Any]]] = {}
-    for _, doc in store.children("station", device_doc["id"], "stream"):
-        streams.setdefault(str(doc.get("bucket") or ""), []).append(doc)
+COUNT_THREADS = 16
+"""Metrics counted at once for a listing: each count is a few small Queries, so a page of 100
+sensors is I/O-bound and its wall time is that of the slowest few, not the sum."""
+
+
+Sensor = tuple[dict[str, Any], list[dict[str, Any]]]
+"""A sensor entity and its metrics' stream docs."""
+
+
+def _device_sensors(principal: Principal, device_doc: dict[str, Any], project_key: str,
+                    with_streams: bool = True) -> list[Sensor]:
+    """A device's sensors: one Query for the buckets and, `with_streams`, one for the streams."""
+    sensors = [entity_from_doc("sensor", bucket, project_key) for bucket in _sensor_docs(principal, device_doc)]
+    by_bucket: dict[str, list[dict[str, Any]]] = {}
+    if with_streams and sensors:
+        for _, doc in store.children("station", device_doc["id"], "stream"):
+            by_bucket.setdefault(str(doc.get("bucket") or ""), []).append(doc)
+    return [(entity, by_bucket.get(bucket_name(entity["id"]), [])) for entity in sensors]
+
+
+def _counted(sensors: list[Sensor]) -> list[dict[str, Any]]:
+    """The sensors with `OBSERVATION_COUNT` (timestamps of the busiest metric) and `LAST_OBSERVATION`
+    from the counts of their metrics' streams, counted concurrently."""
     end = now_ms() + 2 * DAY_MS
-    out = []
-    for bucket in _sensor_docs(principal, device_doc):
-        entity = entity_from_doc("sensor", bucket, project_key)
-        found = [observation_props(doc, 0, end) for doc in streams.get(bucket["name"], [])]
-        if found:
-            entity["props"]["OBSERVATION_COUNT"] = max(p["OBSERVATION_COUNT"] for p in found)
-            entity["props"]["LAST_OBSERVATION"] = max((p["LAST_OBSERVATION"] for p in found if p["LAST_OBSERVATION"]),
-                                                      default=None)
-        out.append(entity)
-    return out
+    jobs = [(i, doc) for i, (_, streams) in enumerate(sensors) for doc in streams]
+    by_sensor: dict[int, list[dict[str, Any]]] = {}
+    if jobs:
+        with ThreadPoolExecutor(max_workers=min(COUNT_THREADS, len(jobs))) as pool:
+            for i, props in pool.map(lambda job: (job[0], observation_props(job[1], 0, end)), jobs):
+                by_sensor.setdefault(i, []).append(props)
+    for i, (entity, _) in enumerate(sensors):
+        metrics = by_sensor.get(i)
+        if metrics:
+            entity["props"]["OBSERVATION_COUNT"] = max(p["OBSERVATION_COUNT"] for p in metrics)
+            entity["props"]["LAST_OBSERVATION"] = max(
+                (p["LAST_OBSERVATION"] for p in metrics if p["LAST_OBSERVATION"]), default=None)
+    return [entity for entity, _ in sensors]
+
+
+def _device_entity(device_doc: dict[str, Any], project_key: str, size: int) -> dict[str, Any]:
+    device = entity_from_doc("device", device_doc, project_key)
+    device["props"]["SIZE"] = size
+    return device
 
 
 def _device_tree(principal: Principal, pool_doc: dict[str, Any], device_doc: dict[str, Any]) -> dict[str, Any]:
-    sensors = _device_sensors(principal, device_doc, pool_doc["key"])
-    device = entity_from_doc("device", device_doc, pool_doc["key"])
-    device["props"]["SIZE"] = len(sensors)
-    return {"device": device, "sensors": sensors}
+    """A device with its sensors, without counts."""
+    sensors = [entity for entity, _ in _device_sensors(principal, device_doc, pool_doc["key"], with_streams=False)]
+    return {"device": _device_entity(device_doc, pool_doc["key"], len(sensors)), "sensors": sensors}
 
 
 def node_integration(principal: Principal, node_id: str, project_id: str | None = None) -> dict[str, Any]:
-    """A node with all its devices and their sensors."""
+    """A node with all its devices and their sensors, with their counts."""
     pool_doc = existing_project(principal, project_id)
     if pool_doc is None:
         raise IntegrationRefused(INVALID_NODE, "nodeId")
@@ -579,8 +606,11 @@ def node_integration(principal: Principal, node_id: str, project_id: str | None 
     except NotFound:
         raise IntegrationRefused(INVALID_NODE, "nodeId") from None
     devices = [d for d in _stations(principal, pool_doc, "device") if (d.get("props") or {}).get("NODE_ID") == node_id]
-    return {"node": entity_from_doc("node", node, pool_doc["key"]),
-            "devices": [_device_tree(principal, pool_doc, d) for d in devices]}
+    per_device = [_device_sensors(principal, d, pool_doc["key"]) for d in devices]
+    counted = iter(_counted([sensor for sensors in per_device for sensor in sensors]))
+    trees = [{"device": _device_entity(d, pool_doc["key"], len(sensors)),
+              "sensors": [next(counted) for _ in sensors]} for d, sensors in zip(devices, per_device, strict=True)]
+    return {"node": entity_from_doc("node", node, pool_doc["key"]), "devices": trees}
 
 
 def list_entities(principal: Principal, kind: str, project_id: str | None, limit: int) -> list[dict[str, Any]]:
@@ -590,12 +620,12 @@ def list_entities(principal: Principal, kind: str, project_id: str | None, limit
         return []
     if kind != "sensor":
         return [entity_from_doc(kind, doc, pool_doc["key"]) for doc in _stations(principal, pool_doc, kind)[:limit]]
-    out: list[dict[str, Any]] = []
+    out: list[Sensor] = []
     for device in _stations(principal, pool_doc, "device"):
         if len(out) >= limit:
             break
         out.extend(_device_sensors(principal, device, pool_doc["key"]))
-    return out[:limit]
+    return _counted(out[:limit])
 
 
 def metrics_by_sensor(principal: Principal, sensor_ids: Any, project_id: str | None) -> dict[str, list[Any]]:
