@@ -73,7 +73,8 @@ class TopicRule:
 class WebSocketApi:
     """An API Gateway WebSocket API carrying one protocol (a watershed.protocols module).
 
-    `routes` are its route keys: `$connect` (runs the WEBSOCKET_AUTHORIZER function first),
+    `routes` are its route keys: `$connect` (runs the WEBSOCKET_AUTHORIZER function first, unless
+    `authorizer` is False),
     `$disconnect`, `$default` and named routes picked by `route_selection`. Locally it is served at
     `path` of the WebSocket door, and `make run` prints `<label> at ws://...<path>`.
     """
@@ -83,6 +84,9 @@ class WebSocketApi:
     label: str
     route_selection: str = "$request.body.action"
     routes: tuple[str, ...] = ("$connect", "$disconnect", "$default")
+    authorizer: bool = True
+    """False: `$connect` runs no authorizer and the protocol authenticates in-band (its handler is
+    `websocket_handler(<protocol>, in_band=True)`), e.g. JSON-RPC's `authenticate` frame."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,21 @@ FUNCTIONS: tuple[Function, ...] = (
             path="/ws",
             label="WebSocket",
             routes=("$connect", "$disconnect", "$default", "subscribe", "unsubscribe", "ping", "push"),
+        ),
+    ),
+    # iTwin IoT JSON-RPC 2.0 (issue 24): anonymous $connect, then an `authenticate` frame
+    Function(
+        "ws_itwin",
+        kind=Kind.WEBSOCKET,
+        memory_mb=1024,
+        timeout_s=29,
+        tables={"catalog": RW, "intervals": RW, "rollups": RO, "connections": RW},
+        websocket=WebSocketApi(
+            protocol="itwin_rpc",
+            path="/itwin",
+            label="iTwin JSON-RPC",
+            route_selection="$request.body.method",
+            authorizer=False,
         ),
     ),
     # the facades (issue 22): one function each, routes under their prefix in the route table

@@ -114,7 +114,18 @@ def suppress(stack: WatershedStack) -> None:
 def _websocket(stack: WatershedStack) -> None:
     """WebSocket APIs authorize once, on $connect; ManageConnections is per connection id."""
     for door in stack.websocket.doors.values():
+        in_band = next((f.websocket.authorizer is False for f in stack.manifest
+                        if f.websocket and f.websocket.protocol == door.protocol), False)
         for route_key, route in door.routes.items():
+            if route_key == "$connect" and in_band:
+                acknowledge(
+                    route,
+                    "APIG4",
+                    "$connect of a protocol that authenticates in-band (JSON-RPC `authenticate` with an "
+                    "API key or token): the connection is anonymous until then and every other method "
+                    "is refused; the handler keeps the principal on the connection item.",
+                )
+                continue
             if route_key == "$connect":
                 continue
             acknowledge(

@@ -1,8 +1,9 @@
 """The WebSocket door: one API Gateway WebSocket API per manifest WebSocketApi (one protocol each).
 
 Every API: its routes from the manifest (`$connect` behind the REQUEST authorizer made from the
-WEBSOCKET_AUTHORIZER function; frames answered through a `$default` route response, so a handler's
-reply body goes back to the client), a stage with access logs, throttling and detailed metrics,
+WEBSOCKET_AUTHORIZER function, or open when the protocol authenticates in-band (`authorizer=False`);
+frames answered through a `$default` route response, so a handler's reply body goes back to the
+client; one invoke permission for all routes), a stage with access logs, throttling and detailed metrics,
 and alarms on its execution and integration errors. Functions with `websocket_push` may post to
 every API's connections (execute-api:ManageConnections) and get each management endpoint in
 WEBSOCKET_ENDPOINT_<PROTOCOL>; each WebSocket function may post to its own API's connections.
@@ -13,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
-from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -38,6 +39,24 @@ ACCESS_LOG_FORMAT = (
     '"error":"$context.error.message","integrationError":"$context.integrationErrorMessage"}'
 )
 """One JSON line per connect, frame and disconnect; never the frame's body."""
+
+
+class _LambdaProxy(apigwv2.WebSocketRouteIntegration):
+    """A Lambda proxy integration that grants nothing per route: the API gets one invoke permission
+    for all its routes (WebSocketLambdaIntegration adds one per route, ~1 resource each)."""
+
+    def __init__(self, id_: str, handler: lambda_.IFunction) -> None:
+        super().__init__(id_)
+        self.handler = handler
+
+    def bind(self, *, route: apigwv2.IWebSocketRoute, scope: Construct) -> apigwv2.WebSocketRouteIntegrationConfig:
+        uri = Stack.of(scope).format_arn(
+            service="apigateway", account="lambda", resource="path/2015-03-31/functions",
+            resource_name=f"{self.handler.function_arn}/invocations",
+        )
+        return apigwv2.WebSocketRouteIntegrationConfig(
+            type=apigwv2.WebSocketIntegrationType.AWS_PROXY, uri=uri
+        )
 
 
 @dataclass
@@ -98,14 +117,16 @@ class WebSocketApis(Construct):
         self, spec: WebSocketApi, handler: lambda_.Function, authorizer_handler: lambda_.IFunction
     ) -> WebSocketDoor:
         name = construct_id(spec.protocol)
-        integration = integrations.WebSocketLambdaIntegration(f"{name}Integration", handler)
-        authorizer = authorizers.WebSocketLambdaAuthorizer(
-            f"{name}Authorizer",
-            authorizer_handler,
-            # No identity source: API Gateway would refuse a connect lacking any one of them before
-            # the authorizer ran, and the credential is a header *or* a query parameter.
-            identity_source=[],
-        )
+        integration = _LambdaProxy(f"{name}Integration", handler)
+        authorizer = None
+        if spec.authorizer:
+            authorizer = authorizers.WebSocketLambdaAuthorizer(
+                f"{name}Authorizer",
+                authorizer_handler,
+                # No identity source: API Gateway would refuse a connect lacking any one of them before
+                # the authorizer ran, and the credential is a header *or* a query parameter.
+                identity_source=[],
+            )
         api = apigwv2.WebSocketApi(
             self,
             f"{name}Api",
@@ -125,6 +146,11 @@ class WebSocketApis(Construct):
             )
         if "$connect" not in routes:
             raise ValueError(f"WebSocket API {spec.protocol} has no $connect route")
+        handler.add_permission(
+            f"{name}Invoke",
+            principal=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            source_arn=Stack.of(self).format_arn(service="execute-api", resource=api.api_id, resource_name="*"),
+        )
         for child in api.node.find_all():
             if isinstance(child, apigwv2.CfnAuthorizer):
                 child.add_property_deletion_override("IdentitySource")

@@ -2,12 +2,13 @@
 
 What API Gateway does in front of the deployed WebSocket handlers, done here the same way:
 connection ids, the REQUEST authorizer on `$connect` (a refusal is an HTTP 401/403 on the
-handshake), `$connect`/`$disconnect`, route selection on `$request.body.<field>` (anything else
-goes to `$default`), the integration's `body` sent back as the reply frame, 128 KB messages
-(a larger one closes the connection with 1009), the 10-minute idle timeout and the 2-hour limit
-(1001). Each API's management endpoint, `<door>/_connections/<protocol>`, takes the calls the
-real boto3 `apigatewaymanagementapi` client makes (`POST/GET/DELETE /@connections/{id}`), so the
-`changes` function posts exactly as deployed; a connection that is gone answers GoneException (410).
+handshake; none for an API whose manifest entry says `authorizer=False`), `$connect` and
+`$disconnect`, route selection on `$request.body.<field>` (anything else goes to `$default`), the
+integration's `body` sent back as the reply frame, 128 KB messages (a larger one closes the
+connection with 1009), the 10-minute idle timeout and the 2-hour limit (1001). Each API's
+management endpoint, `<door>/_connections/<protocol>`, takes the calls the real boto3
+`apigatewaymanagementapi` client makes (`POST/GET/DELETE /@connections/{id}`), so the `changes`
+function posts exactly as deployed; a connection that is gone answers GoneException (410).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class _Api:
     label: str
     route_selection: str
     routes: tuple[str, ...]
+    authorizer: bool = True
+    """False: `$connect` runs no authorizer (the protocol authenticates in-band)."""
 
     def route_for(self, body: str) -> str:
         """`$request.body.action` → the frame's `action` if it names a route, else `$default`."""
@@ -70,7 +73,7 @@ class _Connection:
     api: _Api
     send: Send
     connected_at_ms: int
-    authorizer: dict[str, Any]
+    authorizer: dict[str, Any] | None
     source_ip: str
     user_agent: str | None
     last_active: float = field(default_factory=time.monotonic)
@@ -112,7 +115,9 @@ class WebSocketDoor:
 
             apis = websocket_apis()
         self.apis = [
-            _Api(f.name, api.protocol, api.path, api.label, api.route_selection, tuple(api.routes)) for f, api in apis
+            _Api(f.name, api.protocol, api.path, api.label, api.route_selection, tuple(api.routes),
+                 getattr(api, "authorizer", True))
+            for f, api in apis
         ]
         self.by_path = {api.path: api for api in self.apis}
         if authorizer is None:
@@ -147,7 +152,9 @@ class WebSocketDoor:
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         client = scope.get("client") or ("127.0.0.1", 0)
         domain = next((v for k, v in headers if k.lower() == "host"), "127.0.0.1")
-        authorizer = await self._authorize(connection_id, connected_at, headers, query, domain, client[0])
+        authorizer: dict[str, Any] | int | None = None
+        if api.authorizer:
+            authorizer = await self._authorize(connection_id, connected_at, headers, query, domain, client[0])
         if isinstance(authorizer, int):
             await _refuse(send, authorizer, "Unauthorized" if authorizer == 401 else "Forbidden")
             return

@@ -10,81 +10,103 @@ from tests.infra.support import Synth, as_list, references
 from watershed.store.tables import ConnectionItem
 
 
-def _one(synth: Synth, type_: str) -> tuple[str, dict[str, Any]]:
-    (found,) = synth.of_type(type_).items()
-    return found[0], found[1]["Properties"]
+def _api_id(synth: Synth, protocol: str) -> str:
+    return synth.logical_id(synth.stack.websocket.doors[protocol].api)
+
+
+def _routes_of(synth: Synth, api_id: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in synth.of_type("AWS::ApiGatewayV2::Route").items()
+            if r["Properties"]["ApiId"] == {"Ref": api_id}}
 
 
 def test_one_websocket_api_per_manifest_protocol(real: Synth) -> None:
     apis = real.of_type("AWS::ApiGatewayV2::Api")
-    assert len(apis) == len(websocket_apis()) == 1
-    (_function, spec), = websocket_apis()
-    (api,) = apis.values()
-    assert api["Properties"]["ProtocolType"] == "WEBSOCKET"
-    assert api["Properties"]["RouteSelectionExpression"] == spec.route_selection == "$request.body.action"
+    assert len(apis) == len(websocket_apis()) == 2
+    for _function, spec in websocket_apis():
+        api = apis[_api_id(real, spec.protocol)]
+        assert api["Properties"]["ProtocolType"] == "WEBSOCKET"
+        assert api["Properties"]["RouteSelectionExpression"] == spec.route_selection
+    selections = {spec.protocol: spec.route_selection for _f, spec in websocket_apis()}
+    assert selections == {"native_ws": "$request.body.action", "itwin_rpc": "$request.body.method"}
 
 
 def test_routes_are_the_manifest_routes_and_reach_the_function(real: Synth) -> None:
-    (function, spec), = websocket_apis()
-    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in real.of_type("AWS::ApiGatewayV2::Route").values()}
-    assert set(routes) == set(spec.routes) == {"$connect", "$disconnect", "$default", "subscribe", "unsubscribe",
-                                               "ping", "push"}
     integrations = real.of_type("AWS::ApiGatewayV2::Integration")
-    for route in routes.values():
-        (integration_id,) = references(route["Target"])
-        integration = integrations[integration_id]["Properties"]
-        assert integration["IntegrationType"] == "AWS_PROXY"
-        assert references(integration["IntegrationUri"]) == {real.function_id(function.name)}
+    for function, spec in websocket_apis():
+        routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in _routes_of(real, _api_id(real, spec.protocol))
+                  .values()}
+        assert set(routes) == set(spec.routes)
+        for route in routes.values():
+            (integration_id,) = references(route["Target"])
+            integration = integrations[integration_id]["Properties"]
+            assert integration["IntegrationType"] == "AWS_PROXY"
+            assert references(integration["IntegrationUri"]) == {real.function_id(function.name)}
+    native = {r["Properties"]["RouteKey"] for r in _routes_of(real, _api_id(real, "native_ws")).values()}
+    assert native == {"$connect", "$disconnect", "$default", "subscribe", "unsubscribe", "ping", "push"}
 
 
 def test_only_connect_runs_the_request_authorizer_on_header_or_query(real: Synth) -> None:
-    authorizer_id, authorizer = _one(real, "AWS::ApiGatewayV2::Authorizer")
+    """The native API's $connect runs the authorizer; the iTwin one authenticates in-band (no authorizer)."""
+    ((authorizer_id, authorizer),) = real.of_type("AWS::ApiGatewayV2::Authorizer").items()
+    authorizer = authorizer["Properties"]
     assert authorizer["AuthorizerType"] == "REQUEST"
+    assert authorizer["ApiId"] == {"Ref": _api_id(real, "native_ws")}
     assert references(authorizer["AuthorizerUri"]) == {real.function_id("ws_authorizer")}
     assert "IdentitySource" not in authorizer  # any required source would refuse a connect lacking it
-    for route in real.of_type("AWS::ApiGatewayV2::Route").values():
-        props = route["Properties"]
-        if props["RouteKey"] == "$connect":
-            assert props["AuthorizationType"] == "CUSTOM"
-            assert props["AuthorizerId"] == {"Ref": authorizer_id}
-        else:
-            assert props["AuthorizationType"] == "NONE"
-            assert "AuthorizerId" not in props
+    for protocol in ("native_ws", "itwin_rpc"):
+        for route in _routes_of(real, _api_id(real, protocol)).values():
+            props = route["Properties"]
+            if props["RouteKey"] == "$connect" and protocol == "native_ws":
+                assert props["AuthorizationType"] == "CUSTOM"
+                assert props["AuthorizerId"] == {"Ref": authorizer_id}
+            else:
+                assert props["AuthorizationType"] == "NONE"
+                assert "AuthorizerId" not in props
 
 
 def test_frame_routes_send_the_handlers_reply_back(real: Synth) -> None:
     routes = {k: r["Properties"]["RouteKey"] for k, r in real.of_type("AWS::ApiGatewayV2::Route").items()}
-    answered = {routes[r["Properties"]["RouteId"]["Ref"]]
-                for r in real.of_type("AWS::ApiGatewayV2::RouteResponse").values()}
-    assert answered == {"$default", "subscribe", "unsubscribe", "ping", "push"}
-    for route in real.of_type("AWS::ApiGatewayV2::Route").values():
+    answered = {r["Properties"]["RouteId"]["Ref"] for r in real.of_type("AWS::ApiGatewayV2::RouteResponse").values()}
+    assert sorted(routes[k] for k in answered) == sorted(
+        ["$default", "subscribe", "unsubscribe", "ping", "push", "$default"])
+    for key, route in real.of_type("AWS::ApiGatewayV2::Route").items():
         props = route["Properties"]
-        two_way = props["RouteKey"] in answered
-        assert (props.get("RouteResponseSelectionExpression") == "$default") is two_way
+        assert (props.get("RouteResponseSelectionExpression") == "$default") is (key in answered)
 
 
 def test_api_gateway_may_invoke_the_handler_and_the_authorizer(real: Synth) -> None:
-    (api_id,) = real.of_type("AWS::ApiGatewayV2::Api")
-    invokable = {
+    expected = {"native_ws": {"ws_native", "ws_authorizer"}, "itwin_rpc": {"ws_itwin"}}
+    for protocol, functions in expected.items():
+        api_id = _api_id(real, protocol)
+        invokable = {
+            next(iter(references(p["Properties"]["FunctionName"])))
+            for p in real.of_type("AWS::Lambda::Permission").values()
+            if p["Properties"]["Principal"] == "apigateway.amazonaws.com" and api_id in references(p["Properties"])
+        }
+        assert {real.function_id(name) for name in functions} <= invokable
+    itwin_invokable = {
         next(iter(references(p["Properties"]["FunctionName"])))
         for p in real.of_type("AWS::Lambda::Permission").values()
-        if p["Properties"]["Principal"] == "apigateway.amazonaws.com" and api_id in references(p["Properties"])
+        if _api_id(real, "itwin_rpc") in references(p["Properties"])
     }
-    assert {real.function_id("ws_native"), real.function_id("ws_authorizer")} <= invokable
+    assert real.function_id("ws_authorizer") not in itwin_invokable
 
 
 def test_stage_has_access_logs_throttling_and_metrics(real: Synth) -> None:
-    _, stage = _one(real, "AWS::ApiGatewayV2::Stage")
-    assert stage["AutoDeploy"] is True
-    assert stage["StageName"] == "dev"
-    assert stage["AccessLogSettings"]["Format"] == ACCESS_LOG_FORMAT
-    (log_group,) = references(stage["AccessLogSettings"]["DestinationArn"])
-    assert real.resources[log_group]["Type"] == "AWS::Logs::LogGroup"
-    assert real.resources[log_group]["Properties"]["RetentionInDays"] == 30
-    settings = stage["DefaultRouteSettings"]
-    assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
-    assert settings["DetailedMetricsEnabled"] is True
-    assert settings["LoggingLevel"] == "ERROR" and settings["DataTraceEnabled"] is False
+    stages = real.of_type("AWS::ApiGatewayV2::Stage")
+    assert len(stages) == 2
+    for found in stages.values():
+        stage = found["Properties"]
+        assert stage["AutoDeploy"] is True
+        assert stage["StageName"] == "dev"
+        assert stage["AccessLogSettings"]["Format"] == ACCESS_LOG_FORMAT
+        (log_group,) = references(stage["AccessLogSettings"]["DestinationArn"])
+        assert real.resources[log_group]["Type"] == "AWS::Logs::LogGroup"
+        assert real.resources[log_group]["Properties"]["RetentionInDays"] == 30
+        settings = stage["DefaultRouteSettings"]
+        assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
+        assert settings["DetailedMetricsEnabled"] is True
+        assert settings["LoggingLevel"] == "ERROR" and settings["DataTraceEnabled"] is False
 
 
 def test_connections_table_has_ttl_and_an_index_by_stream(real: Synth) -> None:
@@ -105,21 +127,23 @@ def _statements(real: Synth, function: str) -> list[dict[str, Any]]:
 
 
 def test_only_the_changes_and_websocket_functions_may_manage_connections(real: Synth) -> None:
-    (api_id,) = real.of_type("AWS::ApiGatewayV2::Api")
+    native, itwin = _api_id(real, "native_ws"), _api_id(real, "itwin_rpc")
+    expected = {"changes": {native, itwin}, "ws_native": {native}, "ws_itwin": {itwin}}
     for function in FUNCTIONS:
         statements = _statements(real, function.name)
         manage = [s for s in statements if "execute-api:ManageConnections" in as_list(s["Action"])]
-        if function.name in ("changes", "ws_native"):
-            (statement,) = manage
-            assert references(statement["Resource"]) == {api_id}
-            assert statement["Resource"]["Fn::Join"][1][-1] == "/dev/*/@connections/*"
+        if function.name in expected:
+            assert {api for s in manage for api in references(s["Resource"])} == expected[function.name]
+            assert all(r["Fn::Join"][1][-1] == "/dev/*/@connections/*" for s in manage for r in as_list(s["Resource"]))
         else:
             assert manage == [], function.name
     variables = real.function("changes")["Properties"]["Environment"]["Variables"]
-    assert references(variables["WEBSOCKET_ENDPOINT_NATIVE_WS"]) == {api_id}
+    assert references(variables["WEBSOCKET_ENDPOINT_NATIVE_WS"]) == {native}
+    assert references(variables["WEBSOCKET_ENDPOINT_ITWIN_RPC"]) == {itwin}
     assert "CONNECTIONS_TABLE" in variables
-    native = real.function("ws_native")["Properties"]["Environment"]["Variables"]
-    assert references(native["WEBSOCKET_ENDPOINT_NATIVE_WS"]) == {api_id}
+    own = real.function("ws_native")["Properties"]["Environment"]["Variables"]
+    assert references(own["WEBSOCKET_ENDPOINT_NATIVE_WS"]) == {native}
+    assert "WEBSOCKET_ENDPOINT_NATIVE_WS" not in real.function("ws_itwin")["Properties"]["Environment"]["Variables"]
 
 
 def test_the_changes_function_reads_the_intervals_stream_with_partial_batch_responses(real: Synth) -> None:
@@ -131,14 +155,15 @@ def test_the_changes_function_reads_the_intervals_stream_with_partial_batch_resp
 
 
 def test_websocket_errors_raise_alarms(real: Synth) -> None:
-    (api_id,) = real.of_type("AWS::ApiGatewayV2::Api")
-    alarms = [a["Properties"] for a in real.of_type("AWS::CloudWatch::Alarm").values()
-              if a["Properties"].get("Namespace") == "AWS/ApiGateway"
-              and any(d["Name"] == "ApiId" and references(d["Value"]) == {api_id}
-                      for d in a["Properties"]["Dimensions"])]
-    assert sorted(a["MetricName"] for a in alarms) == ["ExecutionError", "IntegrationError"]
     topic = real.logical_id(real.stack.observability.topic)
-    assert all(a["AlarmActions"] == [{"Ref": topic}] for a in alarms)
+    for protocol in ("native_ws", "itwin_rpc"):
+        api_id = _api_id(real, protocol)
+        alarms = [a["Properties"] for a in real.of_type("AWS::CloudWatch::Alarm").values()
+                  if a["Properties"].get("Namespace") == "AWS/ApiGateway"
+                  and any(d["Name"] == "ApiId" and references(d["Value"]) == {api_id}
+                          for d in a["Properties"]["Dimensions"])]
+        assert sorted(a["MetricName"] for a in alarms) == ["ExecutionError", "IntegrationError"]
+        assert all(a["AlarmActions"] == [{"Ref": topic}] for a in alarms)
 
 
 def test_the_stack_outputs_the_websocket_url(real: Synth) -> None:

@@ -21,15 +21,16 @@ def _ctx(principal: Any = None) -> rpc.Context:
 
 def _call(ctx: rpc.Context, frame: Any) -> Any:
     body = frame if isinstance(frame, str) else json.dumps(frame)
-    answer = rpc.handle(ctx, body)
-    return None if answer is None else json.loads(answer)
+    frames = rpc.answer(ctx, body)
+    assert len(frames) <= 1
+    return json.loads(frames[0]) if frames else None
 
 
 def test_time_answers_with_id_and_iso_time() -> None:
     assert _call(_ctx(), {"jsonrpc": "2.0", "id": 7, "method": "time"}) == {
         "jsonrpc": "2.0",
         "id": 7,
-        "result": "2025-12-02T18:26:40.123Z",
+        "result": {"time": "2025-12-02T18:26:40.123Z"},
     }
 
 
@@ -44,7 +45,7 @@ def test_authenticate_sets_the_principal_and_a_bad_code_is_an_auth_error() -> No
     bad = _call(ctx, {"jsonrpc": "2.0", "id": 1, "method": "authenticate", "params": {"code": "nope"}})
     assert bad["error"]["code"] == rpc.AUTHENTICATION_ERROR and ctx.principal is None
     good = _call(ctx, {"jsonrpc": "2.0", "id": 2, "method": "authenticate", "params": {"code": "good-key"}})
-    assert good["result"] == {"authenticated": True} and ctx.principal == {"org": "o1"}
+    assert good["result"] == {"nextId": 3} and ctx.principal == {"org": "o1"}
 
 
 def test_a_method_needing_auth_is_refused_before_authenticate() -> None:

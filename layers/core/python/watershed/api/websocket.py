@@ -47,8 +47,18 @@ class Session:
     protocol: str
 
 
+@dataclass(frozen=True)
+class InBandSession:
+    """A frame of an API whose `$connect` runs no authorizer: `principal` is None until the protocol
+    authenticated the connection in-band (live.authenticate), e.g. JSON-RPC's `authenticate`."""
+
+    connection: str
+    principal: Principal | None
+    protocol: str
+
+
 class WebSocketProtocol(Protocol):
-    def handle(self, session: Session, body: str) -> str | list[str] | None:
+    def handle(self, session: Any, body: str) -> str | list[str] | None:
         """The answer to a frame: one frame (the route's response), several (posted in order), or none."""
         ...
 
@@ -71,8 +81,22 @@ def _body(event: dict[str, Any]) -> str:
     return str(raw)
 
 
-def websocket_handler(protocol: str) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda entry point of a WebSocket function: $connect, $disconnect and the protocol's frames."""
+def _in_band_principal(request: dict[str, Any], connection: str) -> Principal | None:
+    """The principal of a frame on an in-band API: its connection item's, once authenticated."""
+    authorizer = request.get("authorizer")
+    if (authorizer or {}).get("org"):
+        return auth.from_context(authorizer)
+    return live.principal_or_none(connection)
+
+
+def websocket_handler(
+    protocol: str, *, in_band: bool = False
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda entry point of a WebSocket function: $connect, $disconnect and the protocol's frames.
+
+    `in_band`: the API's `$connect` runs no authorizer (manifest `WebSocketApi.authorizer=False`);
+    connections open anonymous and the protocol gets an InBandSession.
+    """
     logger = Logger()
     metrics = Metrics()
     module = protocol_module(protocol)
@@ -86,6 +110,14 @@ def websocket_handler(protocol: str) -> Callable[[dict[str, Any], LambdaContext]
         if route == "$disconnect":
             live.disconnect(connection)
             return {"statusCode": 200}
+        if in_band:
+            if route == "$connect":
+                live.connect_anonymous(connection, protocol)
+                metrics.add_metric(name="WebSocketConnects", unit=MetricUnit.Count, value=1)
+                return {"statusCode": 200}
+            metrics.add_metric(name="WebSocketFrames", unit=MetricUnit.Count, value=1)
+            session = InBandSession(connection, _in_band_principal(request, connection), protocol)
+            return _answered(protocol, connection, module.handle(session, _body(event)))
         try:
             authorizer = request.get("authorizer")
             if route != "$connect" and not (authorizer or {}).get("org"):
@@ -100,13 +132,17 @@ def websocket_handler(protocol: str) -> Callable[[dict[str, Any], LambdaContext]
         except WatershedError as error:
             return {"statusCode": error.status}
         metrics.add_metric(name="WebSocketFrames", unit=MetricUnit.Count, value=1)
-        reply = module.handle(Session(connection, principal, protocol), _body(event))
-        if isinstance(reply, list):
-            _reply_in_frames(protocol, connection, reply)
-            return {"statusCode": 200}
-        return {"statusCode": 200} if reply is None else {"statusCode": 200, "body": reply}
+        return _answered(protocol, connection, module.handle(Session(connection, principal, protocol), _body(event)))
 
     return lambda_handler
+
+
+def _answered(protocol: str, connection: str, reply: str | list[str] | None) -> dict[str, Any]:
+    """The route's response: one frame as its body; several posted in order; none."""
+    if isinstance(reply, list):
+        _reply_in_frames(protocol, connection, reply)
+        return {"statusCode": 200}
+    return {"statusCode": 200} if reply is None else {"statusCode": 200, "body": reply}
 
 
 # live updates

@@ -9,14 +9,18 @@ the entity service (services/itwin.py) once it lands; `help` and `time` answer a
 from __future__ import annotations
 
 import json
+import logging
 import time as _time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from watershed.api.request import Reply
 from watershed.errors import Forbidden, NotFound, Unauthorized, ValidationError, WatershedError
+from watershed.services import itwin_live
 from watershed.timefmt import format_time
+
+log = logging.getLogger(__name__)
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -29,6 +33,10 @@ NOT_FOUND = -32004
 MAX_BATCH = 100
 
 
+MAX_FRAME_BYTES = 128 * 1024
+"""API Gateway's limit on one WebSocket message."""
+
+
 @dataclass
 class Context:
     """What one connection knows: its principal once `authenticate` succeeded."""
@@ -37,6 +45,39 @@ class Context:
     authenticate: Callable[[str], Any] | None = None
     clock: Callable[[], float] = _time.time
     state: dict[str, Any] = field(default_factory=dict)
+    connection: str = ""
+    protocol: str = "itwin_rpc"
+    limit: int = MAX_FRAME_BYTES
+    request_id: Any = None
+    """The id of the request being answered (a subscription is named after it)."""
+
+
+@dataclass
+class Chunks:
+    """A result streamed as several answers carrying the request's id: `{result: {data: {ISO: value}}}`
+    frames of at most `limit` bytes, in order, then `final` (e.g. `{requestStatus: "finished"}`)."""
+
+    data: Sequence[tuple[str, Any]]
+    final: Any
+
+    def frames(self, request_id: Any, limit: int) -> list[str]:
+        opening = '{"jsonrpc":"2.0","id":' + _dumps(request_id) + ',"result":{"data":{'
+        closing = "}}}"
+        room = limit - len(opening.encode()) - len(closing)
+        out: list[str] = []
+        pieces: list[str] = []
+        size = 0
+        for timestamp, value in self.data:
+            piece = _dumps(timestamp) + ":" + _dumps(value)
+            cost = len(piece.encode()) + (1 if pieces else 0)
+            if pieces and size + cost > room:
+                out.append(opening + ",".join(pieces) + closing)
+                pieces, size, cost = [], 0, len(piece.encode())
+            pieces.append(piece)
+            size += cost
+        if pieces:
+            out.append(opening + ",".join(pieces) + closing)
+        return out
 
 
 @dataclass(frozen=True)
@@ -88,17 +129,31 @@ def _help(context: Context, params: dict[str, Any]) -> Any:
 
 
 def _now(context: Context, params: dict[str, Any]) -> Any:
-    return format_time(int(context.clock() * 1000))
+    """`{time}`: the seed's client reads `result["time"]`."""
+    return {"time": format_time(int(context.clock() * 1000))}
+
+
+def _next_id(request_id: Any) -> int:
+    """The id a client continues with: one past a numeric (or numeric string) authenticate id."""
+    if isinstance(request_id, int | float) and not isinstance(request_id, bool):
+        return int(request_id) + 1
+    if isinstance(request_id, str) and request_id.strip().isdigit():
+        return int(request_id) + 1
+    return 1
 
 
 def _authenticate(context: Context, params: dict[str, Any]) -> Any:
     code = params.get("code")
-    if not isinstance(code, str) or not code:
+    if not isinstance(code, str) or not code.strip():
         raise RpcError(INVALID_PARAMS, "code must be a non-empty string (an API key or token)", {"field": "code"})
     if context.authenticate is None:
         raise RpcError(AUTHENTICATION_ERROR, "authentication is not available on this connection")
-    context.principal = context.authenticate(code)
-    return {"authenticated": True}
+    try:
+        context.principal = context.authenticate(code)
+    except Unauthorized:
+        raise RpcError(AUTHENTICATION_ERROR, "authentication failed: unknown or expired code",
+                       {"field": "code"}) from None
+    return {"nextId": _next_id(context.request_id)}
 
 
 METHODS: dict[str, Method] = {}
@@ -124,52 +179,94 @@ def _valid_id(value: Any) -> bool:
     return value is None or isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
-def _one(context: Context, request: Any) -> dict[str, Any] | None:
-    """One request object's answer; None for a valid notification (no `id` member)."""
+def _one(context: Context, request: Any) -> tuple[list[str], dict[str, Any] | None]:
+    """One request object: the frames streamed before its answer, and the answer (None for a valid
+    notification, which has no `id` member and gets nothing, not even its stream)."""
     if not isinstance(request, dict):
-        return _answer(None, error=RpcError(INVALID_REQUEST, "a request must be an object"))
+        return [], _answer(None, error=RpcError(INVALID_REQUEST, "a request must be an object"))
     is_notification = "id" not in request
     request_id = request.get("id")
     if not _valid_id(request_id):
-        return _answer(None, error=RpcError(INVALID_REQUEST, "id must be a string, a number or null"))
+        return [], _answer(None, error=RpcError(INVALID_REQUEST, "id must be a string, a number or null"))
     name = request.get("method")
     if request.get("jsonrpc") != "2.0" or not isinstance(name, str):
-        return _answer(request_id, error=RpcError(INVALID_REQUEST, 'jsonrpc must be "2.0" and method a string'))
+        return [], _answer(request_id, error=RpcError(INVALID_REQUEST, 'jsonrpc must be "2.0" and method a string'))
     params = request.get("params", {})
+    streamed: list[str] = []
     try:
         method = METHODS.get(name)
         if method is None:
             raise RpcError(METHOD_NOT_FOUND, f"no method {name!r}; `help` lists them", {"method": name})
+        if params is None:
+            params = {}
         if not isinstance(params, dict):
             raise RpcError(INVALID_PARAMS, "params must be an object", {"field": "params"})
         if method.needs_auth and context.principal is None:
             raise RpcError(AUTHENTICATION_ERROR, "call authenticate first", {"method": name})
-        answer = _answer(request_id, method.call(context, params))
+        context.request_id = request_id
+        result = method.call(context, params)
+        if isinstance(result, Chunks):
+            streamed = result.frames(request_id, context.limit)
+            result = result.final
+        answer = _answer(request_id, result)
     except RpcError as error:
         answer = _answer(request_id, error=error)
     except WatershedError as error:
         answer = _answer(request_id, error=_rpc_error(error))
     except Exception:  # one bad call must not close the connection
+        log.exception("iTwin JSON-RPC %s failed", name)
         answer = _answer(request_id, error=RpcError(INTERNAL_ERROR, "internal error"))
-    return None if is_notification else answer
+    return ([], None) if is_notification else (streamed, answer)
 
 
 def _dumps(frame: Any) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
-def handle(context: Context, body: str) -> str | None:
-    """The answer frame to one client frame: an object, an array for a batch, or None."""
+def _fitted(frame: Any, request_id: Any, limit: int) -> str:
+    """The frame's text; an answer over API Gateway's message limit becomes an error saying so."""
+    text = _dumps(frame)
+    if len(text.encode()) <= limit:
+        return text
+    error = RpcError(INTERNAL_ERROR, "the answer is over the 128 KB message limit; ask for fewer entities",
+                     {"bytes": len(text.encode()), "limit": limit})
+    return _dumps(_answer(request_id, error=error))
+
+
+def answer(context: Context, body: str) -> list[str]:
+    """Every frame answering one client frame, in order: an object, an array for a batch, streamed
+    chunks before the answer of a streaming method (getData), or nothing."""
     try:
         frame = json.loads(body)
     except ValueError as error:
-        return _dumps(_answer(None, error=RpcError(PARSE_ERROR, "not JSON", {"why": str(error)})))
+        return [_dumps(_answer(None, error=RpcError(PARSE_ERROR, "not JSON", {"why": str(error)})))]
     if isinstance(frame, list):
         if not frame:
-            return _dumps(_answer(None, error=RpcError(INVALID_REQUEST, "an empty batch")))
+            return [_dumps(_answer(None, error=RpcError(INVALID_REQUEST, "an empty batch")))]
         if len(frame) > MAX_BATCH:
-            return _dumps(_answer(None, error=RpcError(INVALID_REQUEST, f"a batch holds at most {MAX_BATCH}")))
-        answers = [a for a in (_one(context, r) for r in frame) if a is not None]
-        return _dumps(answers) if answers else None
-    answer = _one(context, frame)
-    return None if answer is None else _dumps(answer)
+            return [_dumps(_answer(None, error=RpcError(INVALID_REQUEST, f"a batch holds at most {MAX_BATCH}")))]
+        frames: list[str] = []
+        answers = []
+        for request in frame:
+            streamed, one = _one(context, request)
+            frames.extend(streamed)
+            if one is not None:
+                answers.append(one)
+        return [*frames, _fitted(answers, None, context.limit)] if answers else frames
+    streamed, one = _one(context, frame)
+    return streamed if one is None else [*streamed, _fitted(one, one.get("id"), context.limit)]
+
+
+def handle(session: Any, body: str) -> str | list[str] | None:
+    """The WebSocket door's entry (api/websocket.py, an InBandSession): one frame as the route's
+    response, several posted in order, or none."""
+    context = Context(principal=session.principal, connection=session.connection, protocol=session.protocol)
+
+    def authenticate(code: str) -> Any:
+        return itwin_live.authenticate(session.connection, session.protocol, code)
+
+    context.authenticate = authenticate
+    frames = answer(context, body)
+    if not frames:
+        return None
+    return frames[0] if len(frames) == 1 else frames

@@ -91,6 +91,25 @@ def principal_of(connection_id: str) -> Principal:
     return auth.from_context((doc or {}).get("principal"))
 
 
+def connect_anonymous(connection_id: str, protocol: str) -> None:
+    """A connection of an API without a `$connect` authorizer: no principal until `authenticate`."""
+    store.put_connection(connection_id, {"protocol": protocol, "connectedAt": now_ms()})
+
+
+def authenticate(connection_id: str, principal: Principal, protocol: str) -> None:
+    """In-band authentication: the principal is kept on the connection item, so the later frames
+    (other invocations) know it. A frame-level re-authentication replaces it."""
+    doc = store.get_connection(connection_id) or {"protocol": protocol, "connectedAt": now_ms()}
+    doc.update({"org": principal.org, "principal": auth.to_context(principal)})
+    store.put_connection(connection_id, doc)
+
+
+def principal_or_none(connection_id: str) -> Principal | None:
+    """The principal an in-band connection authenticated as; None before (or once the item is gone)."""
+    doc = (store.get_connection(connection_id) or {}).get("principal")
+    return auth.from_context(doc) if doc else None
+
+
 def disconnect(connection_id: str) -> int:
     """Forget a connection and its subscriptions; how many items went."""
     return store.delete_connection(connection_id)
