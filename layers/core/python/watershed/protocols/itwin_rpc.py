@@ -1,9 +1,12 @@
-"""The iTwin IoT JSON-RPC 2.0 face (issue 24): frame parsing, batches, notifications and errors.
+"""The iTwin IoT JSON-RPC 2.0 face (issue 24, docs/protocols/itwin_jsonrpc.md): translation only.
 
-This first piece is transport-free: `handle(context, body)` turns one WebSocket frame into the
-answer frame (or None for a notification-only frame). One bad frame never closes the connection;
-it gets a JSON-RPC error object `{code, message, data}`. The entity and data methods are added on
-the entity service (services/itwin.py) once it lands; `help` and `time` answer already.
+`answer(context, body)` turns one WebSocket frame into the frames answering it (transport-free);
+`handle(session, body)` is the `/itwin` WebSocket API's entry and `encode` shapes live updates.
+A connection opens anonymous and must `authenticate {code}` first (services.itwin_live). One bad
+frame never closes the connection: it gets an error object `{code, message, data}`. Entities,
+metrics and data come from services.itwin, itwin_entities and itwin_data; getData and
+getObservations stream `{result: {data: {ISO: value}}}` frames of at most 128 KB, then
+`{result: {requestStatus: "finished"}}`.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watershed.api.request import Reply
-from watershed.errors import Forbidden, NotFound, Unauthorized, ValidationError, WatershedError
-from watershed.services import itwin_live
+from watershed.errors import Conflict, Forbidden, NotFound, Unauthorized, WatershedError
+from watershed.services import auth, itwin, itwin_data, itwin_entities, itwin_live, live
 from watershed.timefmt import format_time
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ INTERNAL_ERROR = -32603
 AUTHENTICATION_ERROR = -32001
 FORBIDDEN = -32003
 NOT_FOUND = -32004
+CONFLICT = -32009
 MAX_BATCH = 100
 
 
@@ -59,9 +63,12 @@ class Chunks:
 
     data: Sequence[tuple[str, Any]]
     final: Any
+    head: dict[str, Any] = field(default_factory=dict)
+    """Members of every chunk's `result` before `data` (a live update's `sensor`)."""
 
     def frames(self, request_id: Any, limit: int) -> list[str]:
-        opening = '{"jsonrpc":"2.0","id":' + _dumps(request_id) + ',"result":{"data":{'
+        head = "".join(f"{_dumps(k)}:{_dumps(v)}," for k, v in self.head.items())
+        opening = '{"jsonrpc":"2.0","id":' + _dumps(request_id) + ',"result":{' + head + '"data":{'
         closing = "}}}"
         room = limit - len(opening.encode()) - len(closing)
         out: list[str] = []
@@ -106,16 +113,17 @@ class RpcError(Exception):
 
 
 def _rpc_error(error: WatershedError) -> RpcError:
-    """Domain errors keep their code, message and field under `data`."""
-    code = INTERNAL_ERROR
+    """Domain errors keep their code, message and field under `data`; any other refusal of the
+    request (4xx) is an invalid param, a failure of ours (5xx) an internal error."""
+    code = INTERNAL_ERROR if error.status >= 500 else INVALID_PARAMS
     if isinstance(error, Unauthorized):
         code = AUTHENTICATION_ERROR
     elif isinstance(error, Forbidden):
         code = FORBIDDEN
     elif isinstance(error, NotFound):
         code = NOT_FOUND
-    elif isinstance(error, ValidationError):
-        code = INVALID_PARAMS
+    elif isinstance(error, Conflict):
+        code = CONFLICT
     return RpcError(code, error.message, error.to_body())
 
 
@@ -167,6 +175,163 @@ def register(method: Method) -> None:
 register(Method("help", {}, "every method and its params", _help, needs_auth=False))
 register(Method("time", {}, "the server's time, ISO-8601 UTC", _now, needs_auth=False))
 register(Method("authenticate", {"code": "API key or token"}, "authenticates the connection", _authenticate, False))
+
+
+PROJECT = {"projectIds": "[string] optional, one project (default: the organisation's default project)"}
+
+
+def _project(params: dict[str, Any]) -> str | None:
+    """The one project a request names (the seed supports a single projectId per request)."""
+    value = params.get("projectIds")
+    if value is None or value == []:
+        return None
+    if not isinstance(value, list) or not all(isinstance(p, str) and p for p in value):
+        raise RpcError(INVALID_PARAMS, "projectIds must be an array of project ids", {"field": "projectIds"})
+    if len(value) > 1:
+        raise RpcError(INVALID_PARAMS, "only one projectId per request is supported", {"field": "projectIds"})
+    return str(value[0])
+
+
+def _string(params: dict[str, Any], name: str, required: bool = True) -> Any:
+    value = params.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise RpcError(INVALID_PARAMS, f"{name} must be a non-empty string", {"field": name})
+    return value
+
+
+def _require(context: Context, scope: str) -> None:
+    auth.require_scope(context.principal, scope)
+
+
+def _getter(kind: str) -> Callable[[Context, dict[str, Any]], Any]:
+    def call(context: Context, params: dict[str, Any]) -> Any:
+        return itwin_entities.get_entities(context.principal, kind, params, _project(params))
+
+    return call
+
+
+def _creator(kind: str) -> Callable[[Context, dict[str, Any]], Any]:
+    def call(context: Context, params: dict[str, Any]) -> Any:
+        _require(context, "admin")
+        return itwin_entities.create(context.principal, kind, params, _project(params))
+
+    return call
+
+
+def _updater(kind: str) -> Callable[[Context, dict[str, Any]], Any]:
+    def call(context: Context, params: dict[str, Any]) -> Any:
+        _require(context, "admin")
+        return itwin_entities.update(context.principal, kind, params, _project(params))
+
+    return call
+
+
+for _kind, _parents in (("node", ""), ("device", ", nodes"), ("sensor", ", devices, nodes")):
+    _plural = itwin_entities.PLURAL[_kind]
+    _name = _kind.capitalize()
+    register(Method(f"get{_name}s", {_plural: "[string] ids", "types": "[string]", **(
+        {p.strip(): "[string] parent ids" for p in _parents.split(",") if p.strip()}), **PROJECT},
+        f"the project's {_plural} matching every filter given", _getter(_kind)))
+    register(Method(f"create{_name}", {_kind: "string id", "type": "string", "props": "object", **(
+        {"observationType": "string"} if _kind == "sensor" else {}), **PROJECT},
+        f"creates a {_kind}; an error if it exists or its parent does not", _creator(_kind)))
+    register(Method(f"update{_name}", {_kind: "string id", "props": "object", **PROJECT},
+                    f"overwrites the given props of a {_kind} (null removes one)", _updater(_kind)))
+
+
+def _metrics(context: Context, params: dict[str, Any]) -> Any:
+    return itwin_data.sensor_metrics(context.principal, params.get("sensors"), _project(params))
+
+
+def _raw_metrics(context: Context, params: dict[str, Any]) -> Any:
+    if params.get("sensors") is None and params.get("types") is not None:
+        return itwin_data.type_metrics(params.get("types"))
+    return itwin_data.sensor_metrics(context.principal, params.get("sensors"), _project(params))
+
+
+def _units(context: Context, params: dict[str, Any]) -> Any:
+    return itwin_data.metric_units(params.get("metrics"))
+
+
+QUERY = {"sensor": "string", "metric": "string", "unit": "string", "params": "object (ignored: raw metrics)",
+         "startDate": "ISO date", "endDate": "ISO date", "limit": "{function: first|last, params: {size}}", **PROJECT}
+
+
+def _finished(found: itwin_data.Series) -> Chunks:
+    final: dict[str, Any] = {"requestStatus": "finished"}
+    if found.truncated:
+        final["truncated"] = True
+    return Chunks(found.data, final)
+
+
+def _data(context: Context, params: dict[str, Any]) -> Any:
+    project_id = _project(params)
+    metric = itwin_data.metric_stream(context.principal, _string(params, "sensor"), _string(params, "metric"),
+                                      project_id)
+    query = itwin_data.parse_query(params)
+    return _finished(itwin_data.series(metric, _string(params, "unit", required=False), query))
+
+
+def _observations(context: Context, params: dict[str, Any]) -> Any:
+    project_id = _project(params)
+    query = itwin_data.parse_query(params)
+    if params.get("metric") is not None:
+        metric = itwin_data.metric_stream(context.principal, _string(params, "sensor"), _string(params, "metric"),
+                                          project_id)
+        return _finished(itwin_data.series(metric, None, query))
+    return _finished(itwin_data.observations(context.principal, _string(params, "sensor"), project_id, query))
+
+
+def _summary(context: Context, params: dict[str, Any]) -> Any:
+    metric = itwin_data.metric_stream(context.principal, _string(params, "sensor"), _string(params, "metric"),
+                                      _project(params))
+    return itwin_data.summary(metric, _string(params, "unit", required=False), itwin_data.parse_query(params))
+
+
+def _subscribe(context: Context, params: dict[str, Any]) -> Any:
+    if context.request_id is None:
+        raise RpcError(INVALID_PARAMS, "subscribeData needs a request id: updates carry it", {"field": "id"})
+    sensors = itwin_live.subscribe_data(
+        context.connection, context.principal, context.protocol, context.request_id, params.get("sensors"),
+        params.get("metric"), params.get("unit"), _project(params))
+    return {"subscriptionId": context.request_id, "sensors": sensors}
+
+
+def _unsubscribe(context: Context, params: dict[str, Any]) -> Any:
+    if "id" not in params:
+        raise RpcError(INVALID_PARAMS, "id is required (the subscribeData request's id)", {"field": "id"})
+    itwin_live.unsubscribe_data(context.connection, params["id"])
+    return {"unsubscribed": params["id"]}
+
+
+def _upload(context: Context, params: dict[str, Any]) -> Any:
+    _require(context, "write")
+    try:
+        stored = itwin.upload(context.principal, params.get("data"), _project(params))
+    except WatershedError as error:
+        if error.field and error.field.startswith("observations"):
+            error.field = "data" + error.field[len("observations"):]
+        raise
+    return {"successfullyProcessedObs": stored}
+
+
+register(Method("getMetrics", {"sensors": "[string]", **PROJECT}, "each sensor's metrics", _metrics))
+register(Method("getRawMetrics", {"sensors": "[string]", "types": "[string]", **PROJECT},
+                "each sensor's (or sensor type's) raw metrics", _raw_metrics))
+register(Method("getUnits", {"metrics": "[string]"}, "each metric's units (those of its dimension)", _units))
+register(Method("getData", QUERY, "a metric's observations in a unit, streamed, then requestStatus finished", _data))
+register(Method("getObservations", {k: v for k, v in QUERY.items() if k != "unit"},
+                "raw observations {ISO: {metric: value}} (or one metric's), streamed", _observations))
+register(Method("getObservationsSummary", QUERY, "the first and last observation", _summary))
+register(Method("subscribeData", {"sensors": "[string]", "metric": "string", "unit": "string",
+                                  "params": "object (ignored)", **PROJECT},
+                "new observations, as answers carrying this request's id", _subscribe))
+register(Method("unsubscribeData", {"id": "the subscribeData request's id"}, "ends a data subscription",
+                _unsubscribe))
+register(Method("uploadData", {"data": "[{sensorId, timestamp, values: {metric: value}}]", **PROJECT},
+                "stores observations", _upload))
 
 
 def _answer(request_id: Any, result: Any = None, error: RpcError | None = None) -> dict[str, Any]:
@@ -270,3 +435,22 @@ def handle(session: Any, body: str) -> str | list[str] | None:
     if not frames:
         return None
     return frames[0] if len(frames) == 1 else frames
+
+
+# live updates
+
+
+def encode(updates: Sequence[live.Update], limit: int) -> list[str]:
+    """subscribeData updates: `{jsonrpc, id: <the subscribe request's id>, result: {sensor, data:
+    {ISO: value}}}` in the subscription's unit, each frame at most `limit` bytes."""
+    frames: list[str] = []
+    for update in updates:
+        context = update.context or {}
+        sensor, stored = (context.get("streams") or {}).get(update.stream, [None, None])
+        if update.kind != "intervals" or sensor is None:
+            continue
+        convert = itwin_data.converter(stored, context.get("unit"))
+        data = [(format_time(int(row["timestamp"])), convert(row["value"]) if convert else row["value"])
+                for row in update.data]
+        frames.extend(Chunks(data, None, {"sensor": sensor}).frames(context.get("id"), limit))
+    return frames

@@ -60,6 +60,8 @@ class Update:
     subscription: str
     stream: str
     data: list[dict[str, Any]]
+    context: dict[str, Any] | None = None
+    """What the protocol stored with the subscription (live.subscribe `context`), for its encode."""
 
 
 @dataclass
@@ -138,21 +140,30 @@ def streams_of_pool(principal: Principal, pool_id: str, field: str = "pool") -> 
 
 
 def subscribe(
-    connection_id: str, principal: Principal, protocol: str, streams: Sequence[Stream], aggregate: Aggregate | None
+    connection_id: str, principal: Principal, protocol: str, streams: Sequence[Stream], aggregate: Aggregate | None,
+    *, subscription_id: str | None = None, context: dict[str, Any] | None = None,
 ) -> str:
-    """A new subscription of the connection to these streams (already checked to be the principal's)."""
+    """A new subscription of the connection to these streams (already checked to be the principal's).
+
+    `subscription_id` lets a protocol name it (JSON-RPC: after the subscribe request's id; no `#`),
+    `context` travels to its encode with every Update (kept small: it is stored per stream).
+    """
     if len(streams) > MAX_STREAMS_PER_SUBSCRIPTION:
         raise ValidationError(
             f"a subscription covers at most {MAX_STREAMS_PER_SUBSCRIPTION} streams, this one {len(streams)}"
         )
     if store.count_subscriptions(connection_id) + len(streams) > MAX_STREAMS_PER_CONNECTION:
         raise ValidationError(f"a connection subscribes to at most {MAX_STREAMS_PER_CONNECTION} streams")
-    subscription = uuid.uuid4().hex
-    doc = {
+    if subscription_id is not None and (not subscription_id or "#" in subscription_id):
+        raise ValidationError("a subscription id is non-empty and holds no '#'", "subscription")
+    subscription = subscription_id or uuid.uuid4().hex
+    doc: dict[str, Any] = {
         "org": principal.org,
         "protocol": protocol,
         "aggregate": aggregate.to_doc() if aggregate else None,
     }
+    if context is not None:
+        doc["context"] = context
     store.put_subscription(connection_id, subscription, dict.fromkeys(s.id for s in streams), doc)
     return subscription
 
@@ -229,13 +240,14 @@ def deliveries(changes: Sequence[Change]) -> list[Delivery]:
                 raw = _raw_data(stream_changes) if raw is None else raw
                 if not raw:
                     continue
-                update = Update("intervals", subscriber.subscription, stream_id, raw)
+                update = Update("intervals", subscriber.subscription, stream_id, raw,
+                                subscriber.doc.get("context"))
             else:
                 stream = buckets.stream(stream_id)
                 if stream is None:
                     continue
                 update = Update("aggregates", subscriber.subscription, stream_id,
-                                buckets.rows(stream, aggregate, stream_changes))
+                                buckets.rows(stream, aggregate, stream_changes), subscriber.doc.get("context"))
             delivery = out.get(subscriber.connection)
             if delivery is None:
                 delivery = out[subscriber.connection] = Delivery(
