@@ -35,5 +35,6 @@ bench: $(STAMP) layer
 	$(PY) tests/bench/bench_auth.py
 	$(PY) tests/bench/bench_websocket.py
 	$(PY) tests/bench/bench_facades.py
+	$(PY) tests/bench/bench_itwin.py
 
 include infra.mk

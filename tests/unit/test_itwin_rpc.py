@@ -103,3 +103,62 @@ def test_error_reply_is_in_the_dialect() -> None:
     reply = rpc.error_reply(Unauthorized("no key"))
     assert reply.status == 401
     assert reply.body["error"]["code"] == rpc.AUTHENTICATION_ERROR and reply.body["error"]["message"] == "no key"
+
+
+def test_chunks_stay_under_the_limit_in_order_then_the_final_answer() -> None:
+    data = [(f"2026-01-01T00:00:{i % 60:02d}.{i % 1000:03d}Z", float(i)) for i in range(5000)]
+    chunks = rpc.Chunks(data, {"requestStatus": "finished"}).frames(9, 4096)
+    assert len(chunks) > 10 and all(len(c.encode()) <= 4096 for c in chunks)
+    decoded = [json.loads(c) for c in chunks]
+    assert all(d["id"] == 9 and d["jsonrpc"] == "2.0" for d in decoded)
+    assert [v for d in decoded for v in d["result"]["data"].values()] == [float(i) for i in range(5000)]
+
+
+def test_a_streaming_method_answers_its_chunks_then_finished_and_a_batch_puts_them_first() -> None:
+    def stream(c: rpc.Context, p: dict[str, Any]) -> Any:
+        return rpc.Chunks([("2026-01-01T00:00:00.000Z", 1), ("2026-01-01T00:00:01.000Z", 2)],
+                          {"requestStatus": "finished"})
+
+    rpc.register(rpc.Method("_stream", {}, "test only", stream, needs_auth=False))
+    try:
+        request = json.dumps({"jsonrpc": "2.0", "id": 4, "method": "_stream"})
+        frames = [json.loads(f) for f in rpc.answer(_ctx(), request)]
+        data = {"2026-01-01T00:00:00.000Z": 1, "2026-01-01T00:00:01.000Z": 2}
+        assert frames == [
+            {"jsonrpc": "2.0", "id": 4, "result": {"data": data}},
+            {"jsonrpc": "2.0", "id": 4, "result": {"requestStatus": "finished"}},
+        ]
+        batch = rpc.answer(_ctx(), json.dumps([{"jsonrpc": "2.0", "id": 5, "method": "_stream"},
+                                               {"jsonrpc": "2.0", "id": 6, "method": "time"}]))
+        assert "data" in json.loads(batch[0])["result"]
+        assert [a["id"] for a in json.loads(batch[1])] == [5, 6]
+        assert rpc.answer(_ctx(), json.dumps({"jsonrpc": "2.0", "method": "_stream"})) == []
+    finally:
+        del rpc.METHODS["_stream"]
+
+
+def test_an_answer_over_the_message_limit_is_an_internal_error_saying_so() -> None:
+    ctx = _ctx()
+    ctx.limit = 200
+    (frame,) = rpc.answer(ctx, json.dumps({"jsonrpc": "2.0", "id": 1, "method": "help"}))
+    error = json.loads(frame)["error"]
+    assert error["code"] == rpc.INTERNAL_ERROR and error["data"]["limit"] == 200
+
+
+def test_live_updates_carry_the_subscribe_id_and_the_unit() -> None:
+    from watershed.services import live
+
+    context = {"id": 12, "unit": "F", "streams": {"s1": ["/a/device/b/sensor", "C"]}}
+    updates = [live.Update("intervals", "rpc-x", "s1", [{"timestamp": 1_767_225_600_000, "value": 100.0}], context),
+               live.Update("intervals", "native", "s2", [{"timestamp": 1, "value": 1}])]
+    (frame,) = rpc.encode(updates, 128 * 1024)
+    assert json.loads(frame) == {"jsonrpc": "2.0", "id": 12, "result": {
+        "sensor": "/a/device/b/sensor", "data": {"2026-01-01T00:00:00.000Z": 212.0}}}
+
+
+def test_authenticate_answers_next_id_after_the_request_id() -> None:
+    ctx = _ctx()
+    answer = _call(ctx, {"jsonrpc": "2.0", "id": "41", "method": "authenticate", "params": {"code": "good-key"}})
+    assert answer["result"] == {"nextId": 42}
+    assert _call(_ctx(), {"jsonrpc": "2.0", "id": "x", "method": "authenticate",
+                          "params": {"code": "good-key"}})["result"] == {"nextId": 1}
