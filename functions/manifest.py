@@ -217,6 +217,8 @@ FUNCTIONS: tuple[Function, ...] = (
     # ORing PaaS v4 REST (issue 23): deletes cascade to intervals and rollups; configs publish expected values
     Function("oring", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW, "rollups": RW},
              buckets={"objects": RW}, iot_publish=(Scheme().expected_for_every_station(),)),
+    Function("itwin", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW, "rollups": RW},
+             buckets={"objects": RW}),  # deleting a project deletes the blobs of its object streams
 )
 
 BY_NAME: dict[str, Function] = {f.name: f for f in FUNCTIONS}

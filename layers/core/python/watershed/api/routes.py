@@ -253,6 +253,28 @@ ROUTES += (
 )
 
 
+# iTwin IoT REST: the Sensor Data Service under /itwin/api, `Authorization: ApiKey <key>` or
+# `Bearer <jwt>`, `{"errors": [{"message", "path"}]}` errors (issue 24)
+_ITWIN = {"auth": AuthMode.HANDLER, "schemes": (Scheme.API_KEY, Scheme.BEARER), "dialect": "itwin_rest"}
+_IT = "/itwin/api"
+ROUTES += (
+    _r("POST", f"{_IT}/integrations/integrate", "itwin", "itwin_rest:integrate", A, **_ITWIN),
+    _r("POST", f"{_IT}/integrations/{{nodeId}}", "itwin", "itwin_rest:get_integration", R, **_ITWIN),
+    _r("POST", f"{_IT}/integrations//{{source}}/{{serial}}/node", "itwin", "itwin_rest:get_integration", R,
+       **_ITWIN),
+    _r("POST", f"{_IT}/data/upload", "itwin", "itwin_rest:upload", W, **_ITWIN),
+    _r("GET", f"{_IT}/devices/types", "itwin", "itwin_rest:device_types", R, **_ITWIN),
+    _r("GET", f"{_IT}/sensors/types", "itwin", "itwin_rest:sensor_types", R, **_ITWIN),
+    _r("GET", f"{_IT}/metrics/types", "itwin", "itwin_rest:metric_types", R, **_ITWIN),
+    _r("POST", f"{_IT}/sensors/metrics", "itwin", "itwin_rest:sensors_metrics", R, **_ITWIN),
+    _r("GET", f"{_IT}/nodes/all", "itwin", "itwin_rest:nodes_all", R, **_ITWIN),
+    _r("GET", f"{_IT}/devices/all", "itwin", "itwin_rest:devices_all", R, **_ITWIN),
+    _r("GET", f"{_IT}/sensors/all", "itwin", "itwin_rest:sensors_all", R, **_ITWIN),
+    _r("GET", f"{_IT}/projects/{{projectId}}", "itwin", "itwin_rest:get_project", R, **_ITWIN),
+    _r("DELETE", f"{_IT}/projects/{{projectId}}", "itwin", "itwin_rest:delete_project", A, **_ITWIN),
+)
+
+
 def routes_for(function: str) -> tuple[Route, ...]:
     """The routes one function serves."""
     return tuple(r for r in ROUTES if r.function == function)
