@@ -57,6 +57,26 @@ def test_connect_needs_no_credential_and_authenticate_answers_next_id(platform: 
         assert recv(conn) == {"jsonrpc": "2.0", "id": "0", "result": {"nextId": 1}}
         answer = rpc(conn, "time", request_id=1)
         assert answer["id"] == 1 and answer["result"]["time"].endswith("Z")
+    assert platform.log_file is not None
+    assert f"iTwin JSON-RPC at {itwin_url(platform)}\n" in platform.log_file.read_text()
+
+
+def test_a_bearer_token_authenticates_and_scopes_hold(platform: Platform, org: tuple[str, str]) -> None:
+    with platform.client(org[1]) as api:
+        app = api.post("/v1/clients", json={"name": "itwin rpc app", "grants": ["client_credentials"],
+                                            "scopes": ["admin"]}).json()
+        reader = api.post("/v1/keys", json={"name": "itwin rpc reader", "scopes": ["read"]}).json()["key"]
+    token = httpx.post(f"{platform.url}/oauth2/token", data={
+        "grant_type": "client_credentials", "client_id": app["clientId"], "client_secret": app["clientSecret"]},
+        timeout=30).json()["access_token"]
+    with open_rpc(platform, token) as ws:
+        make_sensor(ws)
+    with open_rpc(platform, reader) as ws:
+        assert [s["id"] for s in rpc(ws, "getSensors", {"projectIds": [PROJECT]}, 1)["result"]] == [SENSOR]
+        upload = rpc(ws, "uploadData", {"data": [{"sensorId": SENSOR, "timestamp": IN_RANGE[0],
+                                                  "values": {"T": 1.0}}]}, 2)
+        assert upload["error"]["code"] == -32003
+        assert rpc(ws, "createNode", {"node": "/r/node", "type": "X"}, 3)["error"]["code"] == -32003
 
 
 NODE = "/fn/xxxxx/node"
