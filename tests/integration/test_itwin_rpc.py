@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 from websockets.sync.connection import Connection
 
 from tests.integration.conftest import Platform
+from tests.integration.test_websocket import mqtt_publish
 
 MAX_MESSAGE = 128 * 1024
 SEED_CODE = "<REPLACE_WITH_YOUR_API_CODE_OR_JWT_TOKEN>"
@@ -283,11 +284,17 @@ def test_a_notification_gets_no_answer_and_a_batch_gets_an_array(platform: Platf
         assert rpc(ws, "help", None, 4)["result"]["getData"]["params"]["sensor"] == "string"
 
 
-def _stream_id(platform: Platform, key: str, project: str, metric: str, sensor: str = SENSOR) -> str:
+def _device_station(platform: Platform, key: str, project: str) -> str:
+    """The native id of the seed device's station."""
     with platform.client(key) as api:
         pool = next(p for p in api.get("/v1/pools").json()["data"] if p.get("key") == project)
-        station = api.get(f"/v1/pools/{pool['id']}/stations", params={"key": DEVICE}).json()["data"][0]
-        streams = api.get(f"/v1/stations/{station['id']}/streams").json()["data"]
+        return str(api.get(f"/v1/pools/{pool['id']}/stations", params={"key": DEVICE}).json()["data"][0]["id"])
+
+
+def _stream_id(platform: Platform, key: str, project: str, metric: str, sensor: str = SENSOR) -> str:
+    station = _device_station(platform, key, project)
+    with platform.client(key) as api:
+        streams = api.get(f"/v1/stations/{station}/streams").json()["data"]
         return str(next(s["id"] for s in streams if s["bucket"] == sensor.replace("/", ":") and s["alias"] == metric))
 
 
@@ -300,7 +307,8 @@ def _live(ws: Connection, quiet_s: float = 0.5) -> list[dict[str, Any]]:
             return found
 
 
-def test_subscribe_data_gets_uploads_and_native_pushes_in_its_unit(platform: Platform, org: tuple[str, str]) -> None:
+def test_subscribe_data_gets_uploads_native_pushes_and_mqtt_in_its_unit(
+        platform: Platform, org: tuple[str, str]) -> None:
     with open_rpc(platform, org[1]) as writer, open_rpc(platform, org[1]) as reader:
         make_sensor(writer)
         subscribed = rpc(reader, "subscribeData", {"sensors": [SENSOR], "metric": "T", "unit": "F", "params": {},
@@ -319,6 +327,17 @@ def test_subscribe_data_gets_uploads_and_native_pushes_in_its_unit(platform: Pla
         platform.drain()
         (update,) = _live(reader)
         assert update["id"] == "sub-1" and update["result"]["data"] == {"2026-01-01T00:01:00.000Z": 32.0}
+        station = _device_station(platform, org[1], PROJECT)
+        with platform.client(org[1]) as api:
+            secret = api.post(f"/v1/stations/{station}/secret").json()["password"]
+        mqtt_publish(platform, station, secret, [{"id": "T", "value": -40.0, "timestamp": "2026-01-01T00:01:30.000Z"}],
+                     bucket=SENSOR.replace("/", ":"))
+        deadline = time.monotonic() + 15
+        updates: list[dict[str, Any]] = []
+        while not updates and time.monotonic() < deadline:
+            platform.drain()
+            updates = _live(reader, 0.2)
+        assert [u["result"]["data"] for u in updates] == [{"2026-01-01T00:01:30.000Z": -40.0}]
         assert rpc(reader, "unsubscribeData", {"id": "sub-1"}, 6)["result"] == {"unsubscribed": "sub-1"}
         assert rpc(reader, "unsubscribeData", {"id": "sub-1"}, 7)["error"]["code"] == -32004
         rpc(writer, "uploadData", {"data": [{**upload[0], "timestamp": "2026-01-01T00:02:00.000Z"}]}, 8)

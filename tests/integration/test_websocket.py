@@ -84,14 +84,14 @@ def subscribe(ws: ClientConnection, **target: Any) -> str:
     return str(answer["subscription"])
 
 
-def mqtt_publish(platform: Platform, station: str, secret: str, payload: Any) -> None:
+def mqtt_publish(platform: Platform, station: str, secret: str, payload: Any, bucket: str = "sensors") -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"thing:{station}", clean_session=True)
     client.username_pw_set(station, secret)
     assert platform.mqtt_host and platform.mqtt_port
     client.connect(platform.mqtt_host, platform.mqtt_port, keepalive=30)
     client.loop_start()
     try:
-        client.publish(f"things/{station}/data/sensors", json.dumps(payload).encode(), qos=1).wait_for_publish(15)
+        client.publish(f"things/{station}/data/{bucket}", json.dumps(payload).encode(), qos=1).wait_for_publish(15)
     finally:
         client.disconnect()
         client.loop_stop()

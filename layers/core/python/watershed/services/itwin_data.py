@@ -37,8 +37,9 @@ UNIT_IDS = ("C", "F", "K", "Pa", "hPa", "kPa", "MPa", "bar", "mbar", "psi", "mH2
 SIGNIFICANT_DIGITS = 12
 """A converted value is rounded to this many digits: the float arithmetic of a conversion leaves
 noise in the last ones (0 °C → 31.999999999999936 °F)."""
-MAX_OBSERVATIONS = 500_000
-"""At most this many observations per getData; the answer says `truncated` beyond."""
+MAX_OBSERVATIONS = 200_000
+"""At most this many observations per getData (~55 frames), so one answer stays well inside the
+function's 29 s; the answer says `truncated` beyond."""
 LIMIT_FUNCTIONS = ("first", "last")
 MAX_LIMIT_SIZE = 10_000
 
