@@ -1,7 +1,8 @@
 """A CloudWatch dashboard and the alarms that say something is wrong, all to one SNS topic.
 
-Alarms: API 5xx, each function's errors and throttles, DynamoDB throttles per table, messages
-waiting in any dead-letter queue, lake delivery falling behind, and rollup buckets parked.
+Alarms: API 5xx, each function's errors, throttles of up to ten functions per alarm, DynamoDB
+throttles per table, messages waiting in any dead-letter queue, lake delivery falling behind, and
+rollup buckets parked.
 
 CloudWatch publishes to the topic only because its policy says so: `enforce_ssl` replaces SNS's
 default policy, so the topic policy must allow `cloudwatch.amazonaws.com` itself (scoped to this
@@ -38,6 +39,10 @@ PARTITIONS_WARNING_RATIO = 0.8
 """Alarm when the lake's active partitions reach this share of the quota, before rows overflow."""
 STREAM_FAILURES_PREFIX = "aws/lambda/"
 """Where Lambda writes an S3 on-failure record: `aws/lambda/<mapping id>/<shard>/YYYY/MM/DD/...`."""
+THROTTLED_PER_ALARM = 10
+"""Functions whose throttles one alarm sums: CloudWatch's limit of metrics in an alarm's math. A
+throttle alarm each would cost a CloudFormation resource per function (the stack's limit is 500);
+the dashboard's graph per function says which one was throttled."""
 AUTHORIZER_P99_LIMIT_MS = 1000
 """An uncached API request waits for the REST authorizer; a p99 above a second is felt by clients."""
 
@@ -80,8 +85,10 @@ class Observability(Construct):
         if api is not None:
             self._api(api)
         kinds = {f.name: f.kind for f in functions}
+        throttled: list[tuple[str, cloudwatch.IMetric]] = []
         for name, handler in handlers.items():
-            self._function(name, handler, kinds.get(name, Kind.WORKER))
+            throttled.append((name, self._function(name, handler, kinds.get(name, Kind.WORKER))))
+        self._throttles(throttled)
         if "rollup" in handlers:
             self._rollup_parked(settings)
         for key, table in tables.items():
@@ -162,7 +169,8 @@ class Observability(Construct):
             ),
         )
 
-    def _function(self, name: str, handler: lambda_.Function, kind: Kind) -> None:
+    def _function(self, name: str, handler: lambda_.Function, kind: Kind) -> cloudwatch.IMetric:
+        """A function's errors alarm and dashboard graphs; answers its throttles metric."""
         errors = handler.metric_errors(period=PERIOD, statistic="Sum")
         throttles = handler.metric_throttles(period=PERIOD, statistic="Sum")
         if kind is Kind.REST_AUTHORIZER:
@@ -174,7 +182,6 @@ class Observability(Construct):
             )
         else:
             self._alarm(f"{name}_errors", errors, 1, f"function {name} failed")
-        self._alarm(f"{name}_throttles", throttles, 1, f"function {name} was throttled")
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title=f"{name}: invocations, errors, throttles",
@@ -190,6 +197,24 @@ class Observability(Construct):
                 width=12,
             ),
         )
+        return throttles
+
+    def _throttles(self, throttled: Sequence[tuple[str, cloudwatch.IMetric]]) -> None:
+        """One alarm per ten functions on the sum of their throttles; `alarms[<name>_throttles]` is
+        the alarm covering that function."""
+        for start in range(0, len(throttled), THROTTLED_PER_ALARM):
+            group = throttled[start:start + THROTTLED_PER_ALARM]
+            names = [name for name, _ in group]
+            total = cloudwatch.MathExpression(
+                expression="+".join(f"t{i}" for i in range(len(group))),
+                using_metrics={f"t{i}": metric for i, (_, metric) in enumerate(group)},
+                period=PERIOD,
+                label=f"throttles of {', '.join(names)}",
+            )
+            key = f"function_throttles_{start // THROTTLED_PER_ALARM + 1}"
+            self._alarm(key, total, 1, f"one of these functions was throttled: {', '.join(names)}")
+            for name in names:
+                self.alarms[f"{name}_throttles"] = self.alarms[key]
 
     def _table(self, key: str, table: dynamodb.Table) -> None:
         throttles = cloudwatch.MathExpression(

@@ -140,10 +140,12 @@ def test_alarms_cover_api_functions_and_tables(synth: Synth) -> None:
     alarms = synth.stack.observability.alarms
     assert "api_5xx" in alarms
     for function in synth.functions:
-        assert f"{function.name}_throttles" in alarms
+        throttles = synth.resources[synth.logical_id(alarms[f"{function.name}_throttles"])]["Properties"]
+        watched = {str(m.get("MetricStat", {}).get("Metric", {}).get("Dimensions")) for m in throttles["Metrics"]}
+        assert any(synth.function_id(function.name) in w for w in watched), function.name
     for key in synth.stack.storage.tables:
         assert f"{key}_table_throttles" in alarms
-    assert len(synth.of_type("AWS::CloudWatch::Alarm")) == len(alarms)
+    assert len(synth.of_type("AWS::CloudWatch::Alarm")) == len(set(alarms.values()))
     assert len(synth.of_type("AWS::CloudWatch::Dashboard")) == 1
 
 
