@@ -43,3 +43,12 @@ def test_the_code_of_authenticate_is_a_key_or_a_jwt() -> None:
     assert scheme_of("eyJh.eyJ.sig") == (Scheme.BEARER, "eyJh.eyJ.sig")
     assert scheme_of("Bearer t.o.k") == (Scheme.BEARER, "t.o.k")
     assert scheme_of("ApiKey wsk_x") == (Scheme.API_KEY, "wsk_x")
+
+
+def test_a_sensor_id_names_its_device_and_node() -> None:
+    from watershed.services.itwin_entities import parent_of
+
+    sensor = "/instantel/3E216E/node/demo_sensor/UM9169/device/demo-1/sensor"
+    assert parent_of(sensor, "device") == "/instantel/3E216E/node/demo_sensor/UM9169/device"
+    assert parent_of("/instantel/3E216E/node/demo_sensor/UM9169/device/", "node") == "/instantel/3E216E/node"
+    assert parent_of("/just/a/sensor", "device") is None
