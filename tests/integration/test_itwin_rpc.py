@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 from websockets.sync.connection import Connection
 
 from tests.integration.conftest import Platform
+from tests.integration.test_itwin_rest import SIMPLE as REST_SIMPLE
 from tests.integration.test_websocket import mqtt_publish
 
 MAX_MESSAGE = 128 * 1024
@@ -394,3 +395,43 @@ def test_get_data_of_100000_observations_streams_complete_in_order(platform: Pla
     stamps = [ts for f in frames for ts in f["result"]["data"]]
     assert values == [float(i) for i in range(BIG)] and stamps == sorted(stamps) and len(set(stamps)) == BIG
     assert len(frames) > 1 and elapsed < 90, (len(frames), elapsed)
+
+
+def test_a_sensor_integrated_over_rest_streams_its_rest_uploads_to_get_data_and_subscribers(
+        platform: Platform, org: tuple[str, str]) -> None:
+    """The two faces are one platform: integrate and upload over iTwin REST, read over JSON-RPC and /v1."""
+    with httpx.Client(base_url=f"{platform.url}/itwin/api", headers={"Authorization": f"ApiKey {org[1]}"},
+                      timeout=30) as it:
+        integrated = it.post("/integrations/integrate", json=REST_SIMPLE)
+        assert integrated.status_code == 200, integrated.text
+        device = integrated.json()["integration"]["devices"][0]
+        sensor = device["sensors"][0]["id"]
+        with open_rpc(platform, org[1]) as reader:
+            subscribed = rpc(reader, "subscribeData", {"sensors": [sensor], "metric": "Alignment_Left_SD",
+                                                       "unit": "m", "params": {}}, 40)
+            assert subscribed["result"]["subscriptionId"] == 40, subscribed
+            observations = [{"sensorId": sensor, "timestamp": f"2024-02-20T04:3{i}:23.653Z",
+                             "values": {"Alignment_Left_SD": 230.0 + i, "Alignment_Right_SD": 840.0}}
+                            for i in range(3)]
+            uploaded = it.post("/data/upload", json={"observations": observations})
+            assert uploaded.status_code == 202, uploaded.text
+            platform.drain()
+            updates = _live(reader)
+            live_data = {ts: v for u in updates for ts, v in u["result"]["data"].items()}
+            assert all(u["id"] == 40 for u in updates)
+            expected_m = {o["timestamp"]: pytest.approx(o["values"]["Alignment_Left_SD"] / 1000) for o in observations}
+            assert live_data == expected_m
+            reader.send(json.dumps({"jsonrpc": "2.0", "id": 41, "method": "getData", "params": {
+                "sensor": sensor, "metric": "Alignment_Left_SD", "unit": "millimeter", "params": {}}}))
+            frames, final = streamed(reader, 41)
+    assert final["result"] == {"requestStatus": "finished"}
+    assert {ts: v for f in frames for ts, v in f["result"]["data"].items()} == {
+        o["timestamp"]: o["values"]["Alignment_Left_SD"] for o in observations}
+    with platform.client(org[1]) as api:
+        pool = next(p for p in api.get("/v1/pools").json()["data"] if p.get("key") == "default")
+        station = api.get(f"/v1/pools/{pool['id']}/stations", params={"key": device["device"]["id"]}).json()["data"][0]
+        stream = api.get(f"/v1/stations/{station['id']}/streams",
+                         params={"alias": "Alignment_Left_SD", "bucket": sensor.replace("/", ":")}).json()["data"][0]
+        raw = api.get(f"/v1/streams/{stream['id']}/intervals").json()["data"]
+    assert [(r["timestamp"], r["value"]) for r in raw] == [
+        (o["timestamp"], o["values"]["Alignment_Left_SD"]) for o in observations]
