@@ -4,7 +4,8 @@ Three plugins stand in for IoT Core (DESIGN §6):
 - `AuthorizerPlugin` runs the manifest's IoT custom authorizer function on CONNECT and keeps the
   policy documents it returns for the connection;
 - `PolicyPlugin` enforces those policies on publish, subscribe and receive (`iot:Publish`,
-  `iot:Subscribe`, `iot:Receive` on `topic/...` and `topicfilter/...` ARNs);
+  `iot:Subscribe`, `iot:Receive` on `topic/...` and `topicfilter/...` ARNs), retained messages
+  included (`IotBroker`);
 - `RulesPlugin` feeds accepted messages (`on_broker_message_broadcast`, which fires after the
   topic check) and connect/disconnect presence events to the manifest's topic rules, evaluated
   with local.iotsql, and invokes the target functions one message at a time, in order. A failing
@@ -307,6 +308,32 @@ class Bridge:
         asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)
 
 
+class IotBroker(Broker):
+    """amqtt's broker, with IoT Core's check on retained messages too: amqtt checks a live message
+    against each subscriber's `iot:Receive` but sends the retained messages a new subscription
+    matches unchecked, so `things/+/data/#` would hand any client every station's retained topics."""
+
+    async def _publish_retained_messages_for_subscription(
+        self, subscription: tuple[str, int], session: Session
+    ) -> None:
+        topic_filter, qos = subscription
+        handler = self._get_handler(session)
+        if handler is None:
+            return
+        sends = []
+        for topic, retained in list(self._retained_messages.items()):
+            if not self._matches(topic, topic_filter):
+                continue
+            if not await self._topic_filtering(session, topic=topic, action=Action.RECEIVE):
+                log.info("%s may not receive the retained message on %s", session.client_id, topic)
+                continue
+            sends.append(asyncio.ensure_future(
+                handler.mqtt_publish(retained.topic, retained.data, min(qos, retained.qos or qos), retain=True)
+            ))
+        if sends:
+            await asyncio.wait(sends)
+
+
 _BRIDGES: dict[str, Bridge] = {}
 
 
@@ -461,7 +488,7 @@ async def start_broker(runtime: Any, host: str, port: int) -> tuple[Broker, int]
             f"{__name__}.RulesPlugin": plugin_config,
         },
     }
-    broker = Broker(config, plugin_namespace=f"watershed.mqtt.{bridge_id}")
+    broker = IotBroker(config, plugin_namespace=f"watershed.mqtt.{bridge_id}")
     bridge.broker = broker
     await broker.start()
     bridge.worker = asyncio.create_task(bridge.run(), name="watershed-mqtt-rules")
