@@ -135,6 +135,9 @@ class _Inbound:
 class _Connection:
     policy: IotPolicy
     principal: str
+    session: Session | None = None
+    """The CONNECT's session: a client that reconnects at once under the same id (a new clean
+    session) must not lose its new policy to the old connection's late disconnect event."""
 
 
 @dataclass
@@ -174,7 +177,7 @@ class Bridge:
         if not policy.allows("iot:Connect", client_arn(client_id)):
             log.info("refusing %s: its policy does not allow iot:Connect", client_id)
             return False
-        self.connections[client_id] = _Connection(policy, str(response.get("principalId") or ""))
+        self.connections[client_id] = _Connection(policy, str(response.get("principalId") or ""), session)
         return True
 
     def permits(self, session: Session | None, topic: str | None, action: Action | None) -> bool:
@@ -218,13 +221,13 @@ class Bridge:
         principal = connection.principal if connection else ""
         self.queue.put_nowait(_Inbound(topic, payload, client_id, principal, int(time.time() * 1000)))
 
-    def presence(self, client_id: str, connected: bool) -> None:
+    def presence(self, client_id: str, connected: bool, session: Session | None = None) -> None:
         connection = self.connections.get(client_id)
         event = events.iot_presence_event(
             client_id, connected, principal=connection.principal if connection else None
         )
         self.submit(events.presence_topic(client_id, connected), json.dumps(event).encode())
-        if not connected:
+        if not connected and connection is not None and (session is None or connection.session is session):
             self.connections.pop(client_id, None)
 
     async def run(self) -> None:
@@ -309,16 +312,18 @@ class Bridge:
 
 
 class IotBroker(Broker):
-    """amqtt's broker, with IoT Core's check on retained messages too: amqtt checks a live message
-    against each subscriber's `iot:Receive` but sends the retained messages a new subscription
-    matches unchecked, so `things/+/data/#` would hand any client every station's retained topics."""
+    """amqtt's broker, sending retained messages as IoT Core does. amqtt checks a live message
+    against each subscriber's `iot:Receive`, but sends retained messages unchecked: those a new
+    subscription matches (so `things/+/data/#` would hand any client every station's retained
+    topics), and, at CONNECT, those matching any filter any client subscribed to. Here a session
+    gets only the retained messages of its own subscriptions, each one it may receive."""
 
     async def _publish_retained_messages_for_subscription(
         self, subscription: tuple[str, int], session: Session
     ) -> None:
         topic_filter, qos = subscription
         handler = self._get_handler(session)
-        if handler is None:
+        if handler is None or not any(s is session for s, _ in self._subscriptions.get(topic_filter, [])):
             return
         sends = []
         for topic, retained in list(self._retained_messages.items()):
@@ -386,7 +391,7 @@ class RulesPlugin(BasePlugin[BaseContext]):
         _bridge(self.context).presence(client_id, connected=True)
 
     async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
-        _bridge(self.context).presence(client_id, connected=False)
+        _bridge(self.context).presence(client_id, connected=False, session=client_session)
 
 
 # --------------------------------------------------------------------------- iot-data publish hook
