@@ -11,11 +11,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.e2e.test_mqtt import BASE_MS, Device, count_at_least, eventually, intervals, platform  # noqa: F401
+from tests.e2e.test_mqtt import BASE_MS, Device, eventually, intervals, platform  # noqa: F401
 from tests.integration.conftest import Platform
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +26,7 @@ QUIET_S = 1.5
 class World:
     """One organisation: its admin client, a station with its MQTT secret and a stream `temp`."""
 
-    def __init__(self, platform: Platform, name: str) -> None:
+    def __init__(self, platform: Platform, name: str) -> None:  # noqa: F811
         _, key = platform.create_org(name)
         self.api = platform.client(key)
         pool = self.api.post("/v1/pools", json={"name": name}).json()
