@@ -4,7 +4,8 @@ Three plugins stand in for IoT Core (DESIGN §6):
 - `AuthorizerPlugin` runs the manifest's IoT custom authorizer function on CONNECT and keeps the
   policy documents it returns for the connection;
 - `PolicyPlugin` enforces those policies on publish, subscribe and receive (`iot:Publish`,
-  `iot:Subscribe`, `iot:Receive` on `topic/...` and `topicfilter/...` ARNs);
+  `iot:Subscribe`, `iot:Receive` on `topic/...` and `topicfilter/...` ARNs), retained messages
+  included (`IotBroker`);
 - `RulesPlugin` feeds accepted messages (`on_broker_message_broadcast`, which fires after the
   topic check) and connect/disconnect presence events to the manifest's topic rules, evaluated
   with local.iotsql, and invokes the target functions one message at a time, in order. A failing
@@ -134,6 +135,9 @@ class _Inbound:
 class _Connection:
     policy: IotPolicy
     principal: str
+    session: Session | None = None
+    """The CONNECT's session: a client that reconnects at once under the same id (a new clean
+    session) must not lose its new policy to the old connection's late disconnect event."""
 
 
 @dataclass
@@ -173,7 +177,7 @@ class Bridge:
         if not policy.allows("iot:Connect", client_arn(client_id)):
             log.info("refusing %s: its policy does not allow iot:Connect", client_id)
             return False
-        self.connections[client_id] = _Connection(policy, str(response.get("principalId") or ""))
+        self.connections[client_id] = _Connection(policy, str(response.get("principalId") or ""), session)
         return True
 
     def permits(self, session: Session | None, topic: str | None, action: Action | None) -> bool:
@@ -217,13 +221,13 @@ class Bridge:
         principal = connection.principal if connection else ""
         self.queue.put_nowait(_Inbound(topic, payload, client_id, principal, int(time.time() * 1000)))
 
-    def presence(self, client_id: str, connected: bool) -> None:
+    def presence(self, client_id: str, connected: bool, session: Session | None = None) -> None:
         connection = self.connections.get(client_id)
         event = events.iot_presence_event(
             client_id, connected, principal=connection.principal if connection else None
         )
         self.submit(events.presence_topic(client_id, connected), json.dumps(event).encode())
-        if not connected:
+        if not connected and connection is not None and (session is None or connection.session is session):
             self.connections.pop(client_id, None)
 
     async def run(self) -> None:
@@ -307,6 +311,34 @@ class Bridge:
         asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)
 
 
+class IotBroker(Broker):
+    """amqtt's broker, sending retained messages as IoT Core does. amqtt checks a live message
+    against each subscriber's `iot:Receive`, but sends retained messages unchecked: those a new
+    subscription matches (so `things/+/data/#` would hand any client every station's retained
+    topics), and, at CONNECT, those matching any filter any client subscribed to. Here a session
+    gets only the retained messages of its own subscriptions, each one it may receive."""
+
+    async def _publish_retained_messages_for_subscription(
+        self, subscription: tuple[str, int], session: Session
+    ) -> None:
+        topic_filter, qos = subscription
+        handler = self._get_handler(session)
+        if handler is None or not any(s is session for s, _ in self._subscriptions.get(topic_filter, [])):
+            return
+        sends = []
+        for topic, retained in list(self._retained_messages.items()):
+            if not self._matches(topic, topic_filter):
+                continue
+            if not await self._topic_filtering(session, topic=topic, action=Action.RECEIVE):
+                log.info("%s may not receive the retained message on %s", session.client_id, topic)
+                continue
+            sends.append(asyncio.ensure_future(
+                handler.mqtt_publish(retained.topic, retained.data, min(qos, retained.qos or qos), retain=True)
+            ))
+        if sends:
+            await asyncio.wait(sends)
+
+
 _BRIDGES: dict[str, Bridge] = {}
 
 
@@ -359,7 +391,7 @@ class RulesPlugin(BasePlugin[BaseContext]):
         _bridge(self.context).presence(client_id, connected=True)
 
     async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
-        _bridge(self.context).presence(client_id, connected=False)
+        _bridge(self.context).presence(client_id, connected=False, session=client_session)
 
 
 # --------------------------------------------------------------------------- iot-data publish hook
@@ -461,7 +493,7 @@ async def start_broker(runtime: Any, host: str, port: int) -> tuple[Broker, int]
             f"{__name__}.RulesPlugin": plugin_config,
         },
     }
-    broker = Broker(config, plugin_namespace=f"watershed.mqtt.{bridge_id}")
+    broker = IotBroker(config, plugin_namespace=f"watershed.mqtt.{bridge_id}")
     bridge.broker = broker
     await broker.start()
     bridge.worker = asyncio.create_task(bridge.run(), name="watershed-mqtt-rules")

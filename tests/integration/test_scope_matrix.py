@@ -84,6 +84,10 @@ def KEY() -> dict[str, Any]:
     return {"name": "k", "scopes": ["read"]}
 
 
+def MQTT_APP() -> dict[str, Any]:
+    return {"name": "app"}
+
+
 def _calls() -> dict[tuple[str, str], Call]:
     def new_config(w: World) -> str:
         group = f"g{uuid.uuid4().hex[:8]}"
@@ -145,6 +149,10 @@ def _calls() -> dict[tuple[str, str], Call]:
             f"/v1/stations/{w.ids['station']}/configs/main", json={"configs": {"a": 2}}),
         ("DELETE", "/v1/stations/{id}/configs/{group}"): lambda w, c: c.delete(
             f"/v1/stations/{w.ids['station']}/configs/{new_config(w)}"),
+        ("POST", "/v1/mqtt-apps"): lambda w, c: c.post("/v1/mqtt-apps", json=MQTT_APP()),
+        ("GET", "/v1/mqtt-apps"): lambda w, c: c.get("/v1/mqtt-apps"),
+        ("GET", "/v1/mqtt-apps/{id}"): lambda w, c: c.get(f"/v1/mqtt-apps/{w.ids['mqtt_app']}"),
+        ("DELETE", "/v1/mqtt-apps/{id}"): lambda w, c: c.delete(f"/v1/mqtt-apps/{w.new('/v1/mqtt-apps', MQTT_APP)}"),
         ("POST", "/v1/streams/{id}/objects"): lambda w, c: c.post(
             f"/v1/streams/{w.ids['objects']}/objects", content=b"png", headers={"Content-Type": "image/png"}),
         ("POST", "/v1/streams/{id}/objects/uploads"): lambda w, c: c.post(
@@ -201,6 +209,7 @@ def world(platform: Platform) -> Iterator[World]:
         w.ids["export"] = str(w.post("/v1/exports", json={"streams": [w.ids["stream"]], "start": 0,
                                                           "end": TS + 10})["id"])
         w.ids["key"] = w.new("/v1/keys", KEY)
+        w.ids["mqtt_app"] = w.new("/v1/mqtt-apps", MQTT_APP)
         w.ids["client"] = str(w.post("/v1/clients", json={"name": "c", "grants": ["client_credentials"]})["id"])
         for scope in SCOPES:
             w.ids[f"user_{scope}"] = str(w.post("/v1/users", json={"username": f"u-{scope}", "password": PASSWORD,

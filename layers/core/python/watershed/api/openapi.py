@@ -384,6 +384,20 @@ COMPONENTS: dict[str, Schema] = {
                        "username": {"type": "string"}, "password": {"type": "string"},
                        "topics": {"type": "object", "additionalProperties": {"type": "string"}}},
     },
+    "MqttApp": {
+        "type": "object",
+        "required": ["id", "name", "clientId", "username", "pools", "created", "topics"],
+        "properties": {"id": {"type": "string", "description": "the identity: username, and client id after `app:`"},
+                       "name": {"type": "string"}, "clientId": {"type": "string"},
+                       "username": {"type": "string"}, "pools": {"type": "array", "items": {"type": "string"}},
+                       "created": TIME_OUT,
+                       "topics": {"type": "object", "additionalProperties": {"type": "string"}}},
+    },
+    "MqttAppCreate": _body({"name": NAME}, ("name",)),
+    "MqttAppCreated": {
+        "allOf": [_ref("MqttApp"), {"type": "object", "required": ["password"],
+                                    "properties": {"password": {"type": "string", "description": "shown only once"}}}],
+    },
     "ConfigPut": _body({"configs": {"type": "object", "maxProperties": configs.MAX_KEYS,
                                     "propertyNames": _text(configs.KEY_MAX)},
                         "partialUpdate": {"type": "boolean"}}, ("configs",)),
@@ -586,6 +600,13 @@ OPERATIONS: dict[str, Doc] = {
     "native_devices:put_config": Doc("Set a config group's expected values", "devices", response=_ref("Config"),
                                      body=_ref("ConfigPut")),
     "native_devices:delete_config": Doc("Forget a config group", "devices", 204),
+    # application MQTT clients
+    "native_mqtt_apps:create_app": Doc("Create an application MQTT client (its password is shown once)", "devices",
+                                       201, _ref("MqttAppCreated"), _ref("MqttAppCreate")),
+    "native_mqtt_apps:list_apps": Doc("List application MQTT clients", "devices", response=_list_of(_ref("MqttApp"))),
+    "native_mqtt_apps:get_app": Doc("Get an application MQTT client", "devices", response=_ref("MqttApp")),
+    "native_mqtt_apps:delete_app": Doc("Delete an application MQTT client (its next CONNECT is refused)", "devices",
+                                       204),
     # objects and exports
     "native_objects:upload_object": Doc(
         "Upload an object (raw body with its Content-Type, or a JSON base64 envelope)", "objects", 201,

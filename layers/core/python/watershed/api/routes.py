@@ -120,6 +120,11 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", "/v1/stations/{id}/configs/{group}", "configs", "native_devices:get_config", R),
     _r("PUT", "/v1/stations/{id}/configs/{group}", "configs", "native_devices:put_config", W),
     _r("DELETE", "/v1/stations/{id}/configs/{group}", "configs", "native_devices:delete_config", W),
+    # application MQTT clients, `app:<identity>` (issue 23)
+    _r("POST", "/v1/mqtt-apps", "configs", "native_mqtt_apps:create_app", A),
+    _r("GET", "/v1/mqtt-apps", "configs", "native_mqtt_apps:list_apps", A),
+    _r("GET", "/v1/mqtt-apps/{id}", "configs", "native_mqtt_apps:get_app", A),
+    _r("DELETE", "/v1/mqtt-apps/{id}", "configs", "native_mqtt_apps:delete_app", A),
     # object streams and exports (issue 7)
     _r("POST", "/v1/streams/{id}/objects", "objects", "native_objects:upload_object", W, binary=True),
     _r("POST", "/v1/streams/{id}/objects/uploads", "objects", "native_objects:start_upload", W),
