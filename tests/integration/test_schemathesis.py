@@ -103,6 +103,7 @@ def _resources(api: httpx.Client) -> dict[str, str]:
             "name": "c", "grants": ["client_credentials"]}))["id"]
         ids[f"{prefix}user"] = _created(api.post("/v1/users", json={
             "username": f"{prefix}fuzz", "password": "fuzzing password", "scopes": ["read"]}))["id"]
+        ids[f"{prefix}mqtt-app"] = _created(api.post("/v1/mqtt-apps", json={"name": f"{prefix}fuzz"}))["id"]
         ids[f"{prefix}issuer"] = _created(api.post("/v1/issuers", json={
             "issuer": f"https://{prefix}fuzz.example", "audience": "a"}))["id"]
     blob = _created(api.post(f"/v1/stations/{ids['station']}/streams", json={"name": "b", "type": "object"}))["id"]
