@@ -196,6 +196,10 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("changes", kind=Kind.WORKER, memory_mb=512, timeout_s=60, streams=(TableStream("intervals"),),
              tables={"catalog": RW, "intervals": RO, "rollups": RO, "connections": RW},
              buckets={"lake": Access.WRITE}, websocket_push=True),
+    # iTwin entity change notifications (issue 24): the catalog stream to subscribe{Nodes,Devices,Sensors}
+    Function("catalog_changes", kind=Kind.WORKER, memory_mb=256, timeout_s=60,
+             streams=(TableStream("catalog", batch_size=100),),
+             tables={"catalog": RO, "connections": RW}, websocket_push=True),
     Function("rollup", kind=Kind.WORKER, memory_mb=512, timeout_s=120, schedules=(Schedule("rate(1 minute)"),),
              tables={"catalog": RW, "intervals": RO, "rollups": RW}),
     # the WebSocket door (issue 20): one function per protocol, one authorizer for every $connect

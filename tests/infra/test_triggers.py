@@ -38,7 +38,7 @@ def test_each_table_stream_is_a_mapping_with_bisect_partial_failures_and_dlq(syn
 
 
 def test_a_stream_on_a_table_without_a_stream_is_refused(synthetic_code) -> None:  # type: ignore[no-untyped-def]
-    broken = (Function("changes", kind=Kind.WORKER, streams=(TableStream("catalog"),)),)
+    broken = (Function("changes", kind=Kind.WORKER, streams=(TableStream("rollups"),)),)
     with pytest.raises(Exception, match="stream_view_type"):
         synthesize(broken, code_root=synthetic_code)
 

@@ -128,7 +128,8 @@ def _statements(real: Synth, function: str) -> list[dict[str, Any]]:
 
 def test_only_the_changes_and_websocket_functions_may_manage_connections(real: Synth) -> None:
     native, itwin = _api_id(real, "native_ws"), _api_id(real, "itwin_rpc")
-    expected = {"changes": {native, itwin}, "ws_native": {native}, "ws_itwin": {itwin}}
+    expected = {"changes": {native, itwin}, "catalog_changes": {native, itwin}, "ws_native": {native},
+                "ws_itwin": {itwin}}
     for function in FUNCTIONS:
         statements = _statements(real, function.name)
         manage = [s for s in statements if "execute-api:ManageConnections" in as_list(s["Action"])]

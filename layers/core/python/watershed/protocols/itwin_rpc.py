@@ -20,7 +20,7 @@ from typing import Any
 
 from watershed.api.request import Reply
 from watershed.errors import Conflict, Forbidden, NotFound, Unauthorized, WatershedError
-from watershed.services import auth, itwin, itwin_data, itwin_entities, itwin_live, live
+from watershed.services import auth, entity_feed, itwin, itwin_data, itwin_entities, itwin_live, live
 from watershed.timefmt import format_time
 
 log = logging.getLogger(__name__)
@@ -330,6 +330,36 @@ register(Method("subscribeData", {"sensors": "[string]", "metric": "string", "un
                 "new observations, as answers carrying this request's id", _subscribe))
 register(Method("unsubscribeData", {"id": "the subscribeData request's id"}, "ends a data subscription",
                 _unsubscribe))
+def _entity_subscriber(kind: str) -> Callable[[Context, dict[str, Any]], Any]:
+    def call(context: Context, params: dict[str, Any]) -> Any:
+        if context.request_id is None:
+            raise RpcError(INVALID_PARAMS, "a subscription needs a request id: updates carry it", {"field": "id"})
+        found = itwin_live.subscribe_entities(context.connection, context.principal, context.protocol,
+                                              context.request_id, kind, params.get(itwin_entities.PLURAL[kind]),
+                                              _project(params))
+        return {"subscriptionId": context.request_id, **found}
+
+    return call
+
+
+def _entity_unsubscriber(kind: str) -> Callable[[Context, dict[str, Any]], Any]:
+    def call(context: Context, params: dict[str, Any]) -> Any:
+        if "id" not in params:
+            raise RpcError(INVALID_PARAMS, "id is required (the subscribe request's id)", {"field": "id"})
+        itwin_live.unsubscribe_entities(context.connection, kind, params["id"])
+        return {"unsubscribed": params["id"]}
+
+    return call
+
+
+for _kind in ("node", "device", "sensor"):
+    _plural = itwin_entities.PLURAL[_kind]
+    _name = _kind.capitalize()
+    register(Method(f"subscribe{_name}s", {_plural: "[string] ids (default: every one)", **PROJECT},
+                    f"{_kind} changes (created, updated, deleted through any door), as answers carrying "
+                    "this request's id: {data: entity, changeType}", _entity_subscriber(_kind)))
+    register(Method(f"unsubscribe{_name}s", {"id": f"the subscribe{_name}s request's id"},
+                    f"ends a {_kind} subscription", _entity_unsubscriber(_kind)))
 register(Method("uploadData", {"data": "[{sensorId, timestamp, values: {metric: value}}]", **PROJECT},
                 "stores observations", _upload))
 
@@ -442,10 +472,17 @@ def handle(session: Any, body: str) -> str | list[str] | None:
 
 def encode(updates: Sequence[live.Update], limit: int) -> list[str]:
     """subscribeData updates: `{jsonrpc, id: <the subscribe request's id>, result: {sensor, data:
-    {ISO: value}}}` in the subscription's unit, each frame at most `limit` bytes."""
+    {ISO: value}}}` in the subscription's unit, each frame at most `limit` bytes; subscribe<Kind>s
+    ones: `{jsonrpc, id, result: {data: <entity>, changeType: created|updated|deleted}}` (the seed's
+    client reads `result["data"]`), one frame per change."""
     frames: list[str] = []
     for update in updates:
         context = update.context or {}
+        if update.kind == entity_feed.UPDATE_KIND:
+            frames.extend(_fitted(_answer(context.get("id"), {"data": change["entity"],
+                                                               "changeType": change["changeType"]}),
+                                  context.get("id"), limit) for change in update.data)
+            continue
         sensor, stored = (context.get("streams") or {}).get(update.stream, [None, None])
         if update.kind != "intervals" or sensor is None:
             continue

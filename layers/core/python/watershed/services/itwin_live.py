@@ -14,7 +14,7 @@ from typing import Any
 
 from watershed.errors import NotFound, ValidationError
 from watershed.model import Principal, Scheme
-from watershed.services import auth, itwin, itwin_data, live
+from watershed.services import auth, entity_feed, itwin, itwin_data, live
 
 SCHEME_WORDS = {"apikey": Scheme.API_KEY, "bearer": Scheme.BEARER}
 
@@ -90,3 +90,39 @@ def unsubscribe_data(connection_id: str, request_id: Any) -> None:
         live.unsubscribe(connection_id, subscription_name(request_id))
     except NotFound:
         raise NotFound("no data subscription has this id", "id") from None
+
+
+ENTITY_IDS_FIELD = {"node": "nodes", "device": "devices", "sensor": "sensors"}
+MAX_ENTITY_IDS = 100
+"""Ids one subscribeNodes/Devices/Sensors may name (they travel in its one subscription item)."""
+
+
+def entity_subscription_name(kind: str, request_id: Any) -> str:
+    """Per kind, so unsubscribeSensors never ends a data or node subscription of the same id."""
+    return f"rpc-{kind}-" + hashlib.sha256(json.dumps(request_id).encode()).hexdigest()[:32]
+
+
+def subscribe_entities(connection_id: str, principal: Principal, protocol: str, request_id: Any, kind: str,
+                       ids: Any, project_id: str | None) -> dict[str, Any]:
+    """Change notifications of the project's entities of a kind (only of `ids` when given), named
+    after the request id (a subscription of the same id is replaced). Returns the project's key."""
+    if ids is not None and (not isinstance(ids, list) or len(ids) > MAX_ENTITY_IDS or not all(
+            isinstance(i, str) and i for i in ids)):
+        raise ValidationError(f"must be an array of at most {MAX_ENTITY_IDS} ids", ENTITY_IDS_FIELD[kind])
+    pool_doc = itwin.existing_project(principal, project_id) or itwin.project(principal, None)
+    name = entity_subscription_name(kind, request_id)
+    with contextlib.suppress(NotFound):
+        live.unsubscribe(connection_id, name)
+    context = {"id": request_id, "kind": kind, "pool": pool_doc["id"], "project": pool_doc["key"],
+               "ids": list(dict.fromkeys(ids)) if ids else None}
+    live.subscribe_ids(connection_id, principal, protocol, [entity_feed.feed_id(principal.org, kind)], None,
+                       subscription_id=name, context=context)
+    return {"projectId": pool_doc["key"]}
+
+
+def unsubscribe_entities(connection_id: str, kind: str, request_id: Any) -> None:
+    """Ends the subscription of subscribe<Kind>s request `request_id` (NotFound at `id` if none)."""
+    try:
+        live.unsubscribe(connection_id, entity_subscription_name(kind, request_id))
+    except NotFound:
+        raise NotFound(f"no {kind} subscription has this id", "id") from None

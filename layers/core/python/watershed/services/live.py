@@ -148,6 +148,16 @@ def subscribe(
     `subscription_id` lets a protocol name it (JSON-RPC: after the subscribe request's id; no `#`),
     `context` travels to its encode with every Update (kept small: it is stored per stream).
     """
+    return subscribe_ids(connection_id, principal, protocol, [s.id for s in streams], aggregate,
+                         subscription_id=subscription_id, context=context)
+
+
+def subscribe_ids(
+    connection_id: str, principal: Principal, protocol: str, streams: Sequence[str], aggregate: Aggregate | None,
+    *, subscription_id: str | None = None, context: dict[str, Any] | None = None,
+) -> str:
+    """subscribe() by stream ids, which may be pseudo ids of a feed other than the intervals
+    table's (services.entity_feed: catalog changes)."""
     if len(streams) > MAX_STREAMS_PER_SUBSCRIPTION:
         raise ValidationError(
             f"a subscription covers at most {MAX_STREAMS_PER_SUBSCRIPTION} streams, this one {len(streams)}"
@@ -164,7 +174,7 @@ def subscribe(
     }
     if context is not None:
         doc["context"] = context
-    store.put_subscription(connection_id, subscription, dict.fromkeys(s.id for s in streams), doc)
+    store.put_subscription(connection_id, subscription, dict.fromkeys(streams), doc)
     return subscription
 
 

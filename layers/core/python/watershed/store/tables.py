@@ -33,6 +33,7 @@ class CatalogItem(Model):
         table_name = config.CATALOG_TABLE
         region = config.REGION
         billing_mode = "PAY_PER_REQUEST"
+        stream_view_type = "NEW_AND_OLD_IMAGES"  # the catalog change feed (functions/catalog_changes)
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
