@@ -244,6 +244,25 @@ def test_entities_create_get_update_and_their_errors(platform: Platform, org: tu
         assert two["error"]["code"] == -32602 and two["error"]["data"] == {"field": "projectIds"}
 
 
+def test_a_sensor_deleted_through_the_native_api_is_gone_and_its_id_free(
+        platform: Platform, org: tuple[str, str]) -> None:
+    with open_rpc(platform, org[1]) as ws:
+        make_sensor(ws)
+        station = _device_station(platform, org[1], PROJECT)
+        with platform.client(org[1]) as api:
+            assert api.delete(f"/v1/stations/{station}/buckets/{SENSOR.replace('/', ':')}").status_code == 200
+        assert rpc(ws, "getSensors", {"projectIds": [PROJECT]}, 5)["result"] == []
+        gone = rpc(ws, "getObservationsSummary", {"sensor": SENSOR, "metric": "T", "projectIds": [PROJECT]}, 6)
+        assert gone["error"]["code"] == -32004
+        again = rpc(ws, "createSensor", {"sensor": SENSOR, "type": "STATIC", "props": {"NAME": "second"},
+                                         "projectIds": [PROJECT]}, 7)
+        assert again["result"]["id"] == SENSOR and again["result"]["type"] == "STATIC", again
+        twice = rpc(ws, "createSensor", {"sensor": SENSOR, "type": "STATIC", "projectIds": [PROJECT]}, 8)
+        assert twice["error"]["code"] == -32009
+        (found,) = rpc(ws, "getSensors", {"projectIds": [PROJECT]}, 9)["result"]
+        assert (found["type"], found["props"]["NAME"]) == ("STATIC", "second")
+
+
 def test_every_json_rpc_error_code_and_the_connection_stays_open(platform: Platform) -> None:
     with connect(itwin_url(platform)) as ws:
         early = rpc(ws, "getSensors", {}, 1)
