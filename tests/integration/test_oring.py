@@ -252,11 +252,14 @@ def test_a_native_station_is_a_thing_by_id_but_not_listed(oring: httpx.Client, n
 # the account
 
 
-def test_me_and_org(oring: httpx.Client, org: tuple[str, str]) -> None:
+def test_me_and_org(oring: httpx.Client, native: httpx.Client, org: tuple[str, str]) -> None:
     me = oring.get("/v4/me")
     assert me.status_code == 200
     assert {"id", "name", "email", "role", "orgId", "lastLoginedAt", "createdAt", "updatedAt"} <= set(me.json()["data"])
     assert me.json()["data"]["orgId"] == org[0] and me.json()["data"]["role"] == "admin"
+    key = oring.get("/v4/me").json()["data"]
+    stored = next(k for k in native.get("/v1/keys").json()["data"] if k["id"] == key["id"])
+    assert (key["kind"], key["name"], key["createdAt"]) == ("key", stored["name"], stored["created"])
     found = oring.get("/v4/org")
     assert found.status_code == 200
     data = found.json()["data"]
@@ -455,7 +458,7 @@ def test_client_credentials_grant_with_the_seed_body(platform: Platform, native:
     things = httpx.get(f"{platform.url}/oring/v4/things", headers=bearer, timeout=30)
     assert things.status_code == 200 and things.json()["data"] == []
     me = httpx.get(f"{platform.url}/oring/v4/me", headers=bearer, timeout=30).json()["data"]
-    assert (me["id"], me["kind"], me["role"]) == (client["clientId"], "client", "user")
+    assert (me["id"], me["kind"], me["role"], me["name"]) == (client["clientId"], "client", "user", "app")
     refused = httpx.post(f"{platform.url}/oring/v4/things", headers=bearer, json=SEED_THING, timeout=30)
     assert refused.status_code == 403 and refused.json()["code"] == "FORBIDDEN_ERROR"
     wrong = httpx.post(f"{platform.url}/oring/v4/oauth/token", json={

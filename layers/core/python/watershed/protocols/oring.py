@@ -20,8 +20,8 @@ from watershed import signing
 from watershed import validation as v
 from watershed.api.request import Reply, Request
 from watershed.errors import Conflict, NotFound, ValidationError, WatershedError
-from watershed.model import Principal, PrincipalKind, Stream
-from watershed.services import cascade, configs, geo, natural, users
+from watershed.model import Principal, Stream
+from watershed.services import cascade, configs, geo, natural, oauth
 from watershed.services import catalog as cat
 from watershed.services import timeline as timelines
 from watershed.services.credentials import issuer
@@ -108,10 +108,10 @@ def me(request: Request) -> Reply:
                            "role": "admin" if "admin" in p.scopes else "user", "orgId": p.org,
                            "kind": p.kind.value, "scopes": sorted(p.scopes), "lastLoginedAt": None,
                            "createdAt": None, "updatedAt": None}
-    if p.kind is PrincipalKind.USER:
-        user = users.get_user(p.org, p.key_id)
-        out.update(name=user.get("name"), createdAt=_time(user.get("created")),
-                   updatedAt=_time(user.get("updated") or user.get("created")))
+    doc = oauth.credential(p)
+    if doc is not None:
+        out.update(name=doc.get("name"), createdAt=_time(doc.get("created")),
+                   updatedAt=_time(doc.get("updated") or doc.get("created")))
     return Reply(200, {"data": out})
 
 

@@ -454,3 +454,17 @@ def caller(principal: Any) -> dict[str, Any]:
     return {"kind": principal.kind.value, "id": principal.key_id, "org": principal.org,
             "scopes": sorted(principal.scopes), "pools": sorted(principal.pools), "scheme": principal.scheme.value}
 
+
+def credential(principal: Any) -> dict[str, Any] | None:
+    """The stored key, client or user the caller's credential stands for (one GetItem; None when it
+    is gone or another organisation's): facades answer its name and creation time."""
+    from watershed.model import PrincipalKind
+
+    if principal.kind is PrincipalKind.USER:
+        try:
+            return users.get_user(principal.org, principal.key_id)
+        except NotFound:
+            return None
+    kind = "apikey" if principal.kind is PrincipalKind.KEY else "oauthclient"
+    doc = store.get(kind, principal.key_id) if len(principal.key_id.encode()) <= 64 else None
+    return doc if doc is not None and doc.get("org") == principal.org else None
