@@ -152,7 +152,7 @@ FUNCTIONS: tuple[Function, ...] = (
     # writers of intervals mark the touched buckets dirty in the catalog, in the same calls (read-your-writes)
     Function("ingest", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RW, "intervals": RW}),
     Function("query", memory_mb=512, timeout_s=API_TIMEOUT_S, tables={"catalog": RO, "intervals": RO, "rollups": RO}),
-    # MQTT (issue 5): a rule that may see binary selects encode(*, 'base64') (DESIGN §4)
+    # MQTT (issue 5): a rule that may see binary selects encode(*, 'base64') (docs/architecture.md, The doors)
     Function("mqtt_authorizer", kind=Kind.IOT_AUTHORIZER, memory_mb=256, timeout_s=4, tables={"catalog": RO}),
     Function(
         "mqtt_ingest",

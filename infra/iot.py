@@ -1,6 +1,6 @@
 """AWS IoT Core from the manifest: the custom authorizer, its domain configuration, the topic rules.
 
-IoT rules and authorizers exist only as L1 constructs (DESIGN §4). Username/password MQTT with a
+IoT rules and authorizers exist only as L1 constructs (docs/architecture.md, The doors). Username/password MQTT with a
 custom authorizer works on the default endpoint only on port 443 with ALPN `mqtt`; the domain
 configuration below makes our authorizer the default of an AWS-managed endpoint, so plain MQTT
 over TLS on 8883 works too.

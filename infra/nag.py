@@ -164,13 +164,13 @@ def _rest_api(stack: WatershedStack) -> None:
     acknowledge(
         api,
         "COG4",
-        "Credentials are Watershed API keys and its own OAuth2 JWTs (DESIGN §5), checked by the "
+        "Credentials are Watershed API keys and its own OAuth2 JWTs (docs/architecture.md, Auth), checked by the "
         "REQUEST authorizer, not Cognito user pools.",
     )
     reasons = {
         AuthMode.NONE: "Public by nature (health check, OAuth2 token endpoint, the OpenAPI document).",
         AuthMode.HANDLER: "The handler authenticates (services.auth): the credential or the error "
-        "shape cannot go through a gateway authorizer (DESIGN §4).",
+        "shape cannot go through a gateway authorizer (docs/architecture.md, The doors).",
     }
     for function in stack.manifest:
         for route in function.routes:

@@ -2,7 +2,7 @@
 per facade prefix (watershed.api.routes.GATEWAY_ROUTED_DIALECTS says why), from the manifest.
 
 `gateway` routes run the REQUEST authorizer built from the manifest's REST_AUTHORIZER function;
-`handler` and `none` routes have no gateway authorizer (DESIGN §4). Errors API Gateway produces
+`handler` and `none` routes have no gateway authorizer (docs/architecture.md, The doors). Errors API Gateway produces
 itself keep the API's `{"code", "message"}` shape.
 """
 

@@ -1,6 +1,6 @@
 """DynamoDB tables derived from the PynamoDB models, and the S3 buckets.
 
-A table is declared once, on its model (DESIGN §2): keys, key types, GSIs, TTL attribute and
+A table is declared once, on its model (docs/architecture.md, Layout): keys, key types, GSIs, TTL attribute and
 stream view type are read from it here, so the cloud cannot drift from the code.
 """
 

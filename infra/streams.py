@@ -1,7 +1,7 @@
 """DynamoDB Stream consumers from the manifest (the `changes` function on the intervals table).
 
 A failing record is bisected down to itself, retried, then written to the stream-failures bucket:
-a poisoned record never blocks its shard (DESIGN §7, batch processing). The destination is S3,
+a poisoned record never blocks its shard (Powertools batch processing). The destination is S3,
 not SQS, because only an S3 record carries the batch itself (`payload`); an SQS or SNS record
 holds the batch's shard and sequence numbers, which point at nothing once DynamoDB Streams trims
 the records after 24 hours. `python -m watershed.dlq redrive-streams` re-runs them.

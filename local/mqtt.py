@@ -1,6 +1,6 @@
 """The MQTT door of `make run`: an embedded amqtt broker that behaves like AWS IoT Core for Watershed.
 
-Three plugins stand in for IoT Core (DESIGN §6):
+Three plugins stand in for IoT Core (docs/architecture.md, The local runtime):
 - `AuthorizerPlugin` runs the manifest's IoT custom authorizer function on CONNECT and keeps the
   policy documents it returns for the connection;
 - `PolicyPlugin` enforces those policies on publish, subscribe and receive (`iot:Publish`,

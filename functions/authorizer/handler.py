@@ -1,7 +1,7 @@
 """REQUEST authorizer: resolves the Authorization header to {org, scopes, pools} for every gateway route.
 
 API Gateway caches the decision by the header, so the policy allows every method of the API and
-the handler, not the policy, checks the route's scope (DESIGN §5).
+the handler, not the policy, checks the route's scope (docs/architecture.md, Auth).
 """
 
 from typing import Any
@@ -37,12 +37,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         principal = auth.principal_for_header(_header(event), SCHEMES)
     except Unauthorized:
         raise Exception("Unauthorized") from None  # API Gateway's contract for a 401
-    return {
-        "principalId": principal.key_id,
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow",
-                           "Resource": _api_wide(event["methodArn"])}],
-        },
-        "context": auth.to_context(principal),
-    }
+    return auth.allow_invoke(principal, _api_wide(event["methodArn"]))

@@ -39,11 +39,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         principal = auth.resolve(*credential(event))
     except Unauthorized:
         raise Exception("Unauthorized") from None  # API Gateway's contract for a 401
-    return {
-        "principalId": principal.key_id,
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}],
-        },
-        "context": auth.to_context(principal),
-    }
+    return auth.allow_invoke(principal, event["methodArn"])

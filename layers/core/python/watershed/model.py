@@ -50,7 +50,7 @@ class Interval:
 
 
 class Scheme(StrEnum):
-    """How a credential is presented; each route names the schemes it accepts (DESIGN §5)."""
+    """How a credential is presented; each route names the schemes it accepts (docs/architecture.md, Auth)."""
 
     API_KEY = "ApiKey"
     """`Authorization: ApiKey <key>`: the native API and ORing."""

@@ -53,7 +53,7 @@ def _nullable(schema: Schema) -> Schema:
 
 
 def _list_of(item: Schema) -> Schema:
-    """The list envelope of DESIGN §7 around one item schema."""
+    """The list envelope (docs/api.md, Lists) around one item schema."""
     return {
         "type": "object",
         "required": ["data", "paging"],

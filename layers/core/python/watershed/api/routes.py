@@ -24,7 +24,7 @@ class Scope(StrEnum):
 
 
 class AuthMode(StrEnum):
-    """Who authenticates a route (DESIGN §4)."""
+    """Who authenticates a route (docs/architecture.md, The doors)."""
 
     GATEWAY = "gateway"
     HANDLER = "handler"

@@ -1,4 +1,4 @@
-"""ORing PaaS v4 over MQTT, as Watershed maps it onto AWS IoT topics (DESIGN §4).
+"""ORing PaaS v4 over MQTT, as Watershed maps it onto AWS IoT topics (docs/architecture.md, The doors).
 
 ORing's `$thing/{id}/$data/{bucket}` is `things/{id}/data/{bucket}` here, and
 `$thing/{id}/$conf/$expected|$reported/{group}` is `things/{id}/config/expected|reported/{group}`

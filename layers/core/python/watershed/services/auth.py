@@ -1,4 +1,4 @@
-"""Credentials: every scheme of every door resolves here to one Principal (DESIGN §5).
+"""Credentials: every scheme of every door resolves here to one Principal (docs/architecture.md, Auth).
 
 API keys are created per organisation with scopes and optional pools and kept only as SHA-256
 hashes; Bearer tokens are verified by services.tokens.
@@ -67,7 +67,7 @@ def credential_from(
 
 
 def resolve(scheme: Scheme, credential: str) -> Principal:
-    """One credential in one scheme → the principal it stands for (DESIGN §5: every scheme, one principal)."""
+    """One credential in one scheme → the principal it stands for (every scheme, one principal)."""
     if scheme is Scheme.BEARER:
         from watershed.services import tokens
 
@@ -145,6 +145,18 @@ def to_context(principal: Principal) -> dict[str, str]:
         "keyId": principal.key_id,
         "kind": principal.kind.value,
         "scheme": principal.scheme.value,
+    }
+
+
+def allow_invoke(principal: Principal, resource: str) -> dict[str, Any]:
+    """A REQUEST authorizer's answer: invoke `resource`, with the principal as its context."""
+    return {
+        "principalId": principal.key_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resource}],
+        },
+        "context": to_context(principal),
     }
 
 

@@ -1,4 +1,4 @@
-"""The lake: every change the intervals table accepted, as gzip NDJSON rows in S3 (DESIGN §3).
+"""The lake: every change the intervals table accepted, as gzip NDJSON rows in S3 (docs/architecture.md, Storage).
 
 Row (one JSON object per line, keys in this order):
     {"org", "pool", "station", "stream", "ts", "value", "op", "at"}

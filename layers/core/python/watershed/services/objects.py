@@ -1,4 +1,4 @@
-"""Object streams: the blob in S3, its key, size, content type and SHA-256 in the interval (DESIGN §3).
+"""Object streams: the blob in S3, its key, size, content type and SHA-256 in the interval.
 
 An object lives at `<org>/<stream>/<timestamp ms>` in OBJECTS_BUCKET, one per interval, so a new
 upload at the same timestamp replaces the old one exactly as a new value replaces an interval.
