@@ -244,6 +244,20 @@ def test_entities_create_get_update_and_their_errors(platform: Platform, org: tu
         assert two["error"]["code"] == -32602 and two["error"]["data"] == {"field": "projectIds"}
 
 
+def test_raw_metrics_by_sensor_and_by_type(platform: Platform, org: tuple[str, str]) -> None:
+    with open_rpc(platform, org[1]) as ws:
+        make_sensor(ws)
+        rpc(ws, "uploadData", {"data": [{"sensorId": SENSOR, "timestamp": IN_RANGE[0],
+                                         "values": {"T": 1.0, "P_raw": 2.0}}], "projectIds": [PROJECT]}, 5)
+        raw = rpc(ws, "getRawMetrics", {"sensors": [SENSOR], "projectIds": [PROJECT]}, 6)["result"]
+        assert raw == rpc(ws, "getMetrics", {"sensors": [SENSOR], "projectIds": [PROJECT]}, 7)["result"]
+        assert [(m["id"], m["defaultUnit"], m["params"]) for m in raw[SENSOR]] == [("P_raw", "Pa", []), ("T", "C", [])]
+        typed = rpc(ws, "getRawMetrics", {"types": ["TEMPERATURE_SDE", "NO_SUCH_TYPE"]}, 8)["result"]
+        assert [m["id"] for m in typed["TEMPERATURE_SDE"]] == ["T"] and typed["NO_SUCH_TYPE"] == []
+        neither = rpc(ws, "getRawMetrics", {}, 9)["error"]
+        assert neither["code"] == -32602 and neither["data"]["field"] == "sensors"
+
+
 def test_a_sensor_deleted_through_the_native_api_is_gone_and_its_id_free(
         platform: Platform, org: tuple[str, str]) -> None:
     with open_rpc(platform, org[1]) as ws:

@@ -76,6 +76,8 @@ def test_subscribe_sensors_hears_every_door_until_unsubscribed(platform: Platfor
         assert made["result"]["id"] == later, made
         platform.drain()
         assert _live(reader) == []
+        assert rpc(reader, "unsubscribeNodes", {"id": "sn-1"}, 10)["result"] == {"unsubscribed": "sn-1"}
+        assert rpc(reader, "unsubscribeNodes", {"id": "sn-1"}, 11)["error"]["code"] == -32004
 
 
 def test_subscribe_filters_and_help(platform: Platform) -> None:
