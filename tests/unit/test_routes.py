@@ -62,3 +62,19 @@ def test_one_function_per_greedy_proxy() -> None:
         proxied_prefixes(clash)
     assert proxied_prefixes(ROUTES)["/bitpool/{proxy+}"] == "bitpool"
     assert all(gateway_resource(r) == r.path for r in ROUTES if r.dialect == "native")
+
+
+def test_each_function_binds_each_route_once_and_serves_a_trailing_slash() -> None:
+    import json
+    import warnings
+
+    from local.events import rest_proxy_event
+
+    functions = sorted({r.function for r in ROUTES})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Powertools warns when a route is registered twice
+        resolvers = {name: http.resolver_for(name) for name in functions}
+    for path in ("/v1/health", "/v1/health/"):
+        event = rest_proxy_event(method="GET", resource="/v1/health", path=path)
+        answer = resolvers["catalog"].resolve(event, None)
+        assert answer["statusCode"] == 200 and json.loads(answer["body"]).get("status") == "ok", answer

@@ -99,9 +99,8 @@ def resolver_for(function: str) -> APIGatewayRestResolver:
             return to_response(error_reply(route.dialect, error))
 
     def bind(route: Route) -> None:
+        # the REST resolver also matches `/a/b/` (API Gateway serves it on `/a/b`; facade clients send it)
         app.route(route.resolver_path, route.method)(lambda **_params: serve(route))
-        # API Gateway REST serves `/a/b/` on the `/a/b` resource; facade clients send the slash
-        app.route(route.resolver_path + "/", route.method)(lambda **_params: serve(route))
 
     by_resource = {(r.method, r.path): r for r in routes_for(function)}
     for route in sorted(by_resource.values(), key=lambda r: r.specificity):
