@@ -216,6 +216,11 @@ def test_bad_uploads_are_400_errors_and_store_nothing(it: httpx.Client) -> None:
         {"sensorId": sensor_id, "timestamp": "2024-02-20T04:35:23.653Z", "values": {"Alignment_Left_SD": 1}},
         {"sensorId": sensor_id, "timestamp": "yesterday", "values": {"Alignment_Left_SD": 2}}]})
     assert bad.status_code == 400 and bad.json()["errors"][0]["path"] == "observations[1].timestamp"
+    new_metric = it.post("/data/upload", json={"observations": [
+        {"sensorId": sensor_id, "timestamp": 0, "values": {"Brand_New": 1.5}},
+        {"sensorId": sensor_id, "timestamp": 1, "values": {"Brand_New": "not a number"}}]})
+    assert new_metric.status_code == 400
+    assert new_metric.json()["errors"][0]["path"] == "observations[1].values.Brand_New"
     unknown = it.post("/data/upload", json={"observations": [
         {"sensorId": "/api/000000/node/dynamic/000000/device/000000/sensor", "timestamp": 0, "values": {"a": 1}}]})
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["path"] == "observations[0].sensorId"

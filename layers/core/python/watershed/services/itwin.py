@@ -182,21 +182,24 @@ def existing_project(principal: Principal, project_id: str | None) -> dict[str, 
 
 
 def upload(principal: Principal, observations: Any, project_id: str | None = None) -> int:
-    """Store `[{sensorId, timestamp, values: {metric: value}}]`; no interval is written before every
-    item is checked, but the streams of unknown metrics are created while checking. Each sensor
-    is resolved once per upload, in any project of the organisation unless `project_id` names one
-    (the REST upload names none). Returns how many (metric, timestamp) pairs were stored."""
+    """Store `[{sensorId, timestamp, values: {metric: value}}]`. Every item is checked before
+    anything is written, the streams of new metrics (float) included, so a refused upload changes
+    nothing. Each sensor is resolved once per upload, in any project of the organisation unless
+    `project_id` names one (the REST upload names none). Returns how many (metric, timestamp)
+    pairs were stored."""
     if not isinstance(observations, list) or not observations:
         raise ValidationError("must not be empty", "observations")
     ingest.check_items(observations, "observations")
     pool_doc = existing_project(principal, project_id) if project_id else None
     homes: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-    batches: dict[str, tuple[Any, list[Interval]]] = {}
+    metrics: dict[tuple[str, str], dict[str, Any] | None] = {}
+    points: dict[tuple[str, str], list[Interval]] = {}
     total = 0
     for i, item in enumerate(observations):
         field = f"observations[{i}]"
         if not isinstance(item, dict) or not isinstance(item.get("sensorId"), str):
             raise ValidationError("sensorId is required", f"{field}.sensorId")
+        sensor_id = item["sensorId"]
         values = item.get("values")
         if not isinstance(values, dict) or not values:
             raise ValidationError("must not be empty", f"{field}.values")
@@ -204,18 +207,21 @@ def upload(principal: Principal, observations: Any, project_id: str | None = Non
         if total > ingest.MAX_ITEMS:
             raise PayloadTooLarge(f"at most {ingest.MAX_ITEMS} metric values per upload", f"{field}.values")
         ts = parse_time(item.get("timestamp"), f"{field}.timestamp")
+        if sensor_id not in homes:
+            homes[sensor_id] = _sensor_home(principal, pool_doc, sensor_id, f"{field}.sensorId")
         for metric, value in values.items():
             metric_id(metric, f"{field}.values.{metric[:128]}")
-            key = f"{item['sensorId']}\n{metric}"
-            if key not in batches:
-                if item["sensorId"] not in homes:
-                    homes[item["sensorId"]] = _sensor_home(principal, pool_doc, item["sensorId"],
-                                                           f"{field}.sensorId")
-                doc = _metric_stream(homes[item["sensorId"]], metric)
-                batches[key] = (cat.stream_from_doc(doc), [])
-            stream, points = batches[key]
-            points.append(Interval(ts, ingest.check_value(stream.type, value, f"{field}.values.{metric}")))
-    return ingest.write_many(list(batches.values()))
+            key = (sensor_id, metric)
+            if key not in metrics:
+                station, bucket = homes[sensor_id]
+                metrics[key] = cat.find_stream_by_alias(station["id"], bucket["name"], metric)
+            found = metrics[key]
+            stream_type = StreamType(found["type"]) if found else StreamType.FLOAT
+            points.setdefault(key, []).append(
+                Interval(ts, ingest.check_value(stream_type, value, f"{field}.values.{metric}")))
+    batches = [(cat.stream_from_doc(metrics[key] or _metric_stream(homes[key[0]], key[1])), items)
+               for key, items in points.items()]
+    return ingest.write_many(batches)
 
 
 def observation_props(stream_doc: dict[str, Any], start: int, end: int) -> dict[str, Any]:
