@@ -257,7 +257,7 @@ def test_me_and_org(oring: httpx.Client, native: httpx.Client, org: tuple[str, s
     assert me.status_code == 200
     assert {"id", "name", "email", "role", "orgId", "lastLoginedAt", "createdAt", "updatedAt"} <= set(me.json()["data"])
     assert me.json()["data"]["orgId"] == org[0] and me.json()["data"]["role"] == "admin"
-    key = oring.get("/v4/me").json()["data"]
+    key = me.json()["data"]
     stored = next(k for k in native.get("/v1/keys").json()["data"] if k["id"] == key["id"])
     assert (key["kind"], key["name"], key["createdAt"]) == ("key", stored["name"], stored["created"])
     found = oring.get("/v4/org")

@@ -4,10 +4,13 @@ errors, and its function is in the manifest: a typo fails here, not on the first
 from __future__ import annotations
 
 import importlib
+import json
+import warnings
 
 import pytest
 
 from functions.manifest import BY_NAME, Kind
+from local.events import rest_proxy_event
 from watershed.api import http
 from watershed.api.routes import ROUTES, AuthMode, Route, Scope, gateway_resource, match, proxied_prefixes, routes_for
 from watershed.errors import NotFound
@@ -65,11 +68,6 @@ def test_one_function_per_greedy_proxy() -> None:
 
 
 def test_each_function_binds_each_route_once_and_serves_a_trailing_slash() -> None:
-    import json
-    import warnings
-
-    from local.events import rest_proxy_event
-
     functions = sorted({r.function for r in ROUTES})
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # Powertools warns when a route is registered twice

@@ -100,24 +100,17 @@ def _sensor_bucket(principal: Principal, pool_doc: dict[str, Any], device: dict[
     lookup = _sensor_lookup(principal.org, sensor_id)
     target = {"station": device["id"], "bucket": name, "org": principal.org, "pool": pool_doc["id"]}
     if not store.create_guard(lookup, principal.org, target):
-        if _lookup_live(principal, store.get_lookup(lookup)):
+        # a bucket deleted through another door (or a create that failed after its look-up)
+        # leaves the look-up behind: the id is free again when it names no bucket
+        try:
+            _sensor(principal, None, sensor_id, "id")
+        except NotFound:
+            store.put_lookup(lookup, principal.org, target)
+        else:
             raise Conflict(f"sensor {sensor_id} exists", "id")
-        store.put_lookup(lookup, principal.org, target)
     body = {"name": name, "props": {**props, "DEVICE_ID": device["key"], "ITWIN_ID": sensor_id,
                                     "ITWIN_TYPE": sensor_type, "ITWIN_KIND": "sensor"}}
     return cat.create_bucket(principal, device["id"], body)
-
-
-def _lookup_live(principal: Principal, found: dict[str, Any] | None) -> bool:
-    """Whether a sensor look-up still names a bucket: a bucket deleted through another door (or a
-    create that failed after its look-up) leaves the look-up behind, and the id must be free again."""
-    if found is None:
-        return False
-    try:
-        cat.get_bucket(principal, found["station"], found["bucket"])
-    except NotFound:
-        return False
-    return True
 
 
 def create_sensor(principal: Principal, sensor_id: str, device_id: str, sensor_type: str,

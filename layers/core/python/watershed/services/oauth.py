@@ -21,6 +21,7 @@ from urllib.parse import urlencode, urlsplit
 
 from watershed import signing
 from watershed.errors import NotFound, ValidationError, WatershedError
+from watershed.model import Principal, PrincipalKind
 from watershed.services import tokens, users
 from watershed.services.credentials import SCOPES, expand_scopes
 from watershed.services.users import valid_scopes
@@ -455,16 +456,15 @@ def caller(principal: Any) -> dict[str, Any]:
             "scopes": sorted(principal.scopes), "pools": sorted(principal.pools), "scheme": principal.scheme.value}
 
 
-def credential(principal: Any) -> dict[str, Any] | None:
+def credential(principal: Principal) -> dict[str, Any] | None:
     """The stored key, client or user the caller's credential stands for (one GetItem; None when it
-    is gone or another organisation's): facades answer its name and creation time."""
-    from watershed.model import PrincipalKind
-
-    if principal.kind is PrincipalKind.USER:
-        try:
+    is gone): facades answer its name and creation time."""
+    try:
+        if principal.kind is PrincipalKind.USER:
             return users.get_user(principal.org, principal.key_id)
-        except NotFound:
-            return None
-    kind = "apikey" if principal.kind is PrincipalKind.KEY else "oauthclient"
-    doc = store.get(kind, principal.key_id) if len(principal.key_id.encode()) <= 64 else None
+        if principal.kind is PrincipalKind.CLIENT:
+            return get_client(principal.org, principal.key_id)
+    except NotFound:
+        return None
+    doc = store.get("apikey", principal.key_id) if len(principal.key_id.encode()) <= 64 else None
     return doc if doc is not None and doc.get("org") == principal.org else None
